@@ -1,0 +1,7 @@
+"""`python -m cvstream`."""
+
+import sys
+
+from cvstream.cli import main
+
+sys.exit(main())

@@ -1,0 +1,158 @@
+"""Settings from flags, the environment and .env files: the only user of python-dotenv.
+
+Precedence, first match wins: command-line flag > environment > `.env` in the working directory >
+`.env` in the user config dir (`$XDG_CONFIG_HOME/cvstream/.env`, else `~/.config/cvstream/.env`) >
+default. .env files are read, never loaded into `os.environ`, so they cannot override it.
+Every resolved value remembers where it came from, for `cvstream config` and for error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from cvstream.errors import UsageError
+
+T = TypeVar("T")
+
+METHODS = ("create", "stream")
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+DEFAULT_MAX_TOKENS = 1024  # as in the web app
+
+
+@dataclass(frozen=True, slots=True)
+class Setting(Generic[T]):
+    value: T
+    source: str  # "flag --model", "environment", ".env (/path/.env)", "default"
+    name: str = ""  # the variable it was read from, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    api_key: Setting[str | None]  # ANTHROPIC_API_KEY, else ANTHROPIC_AUTH_TOKEN (see `name`)
+    base_url: Setting[str | None]
+    model: Setting[str]
+    max_tokens: Setting[int]
+    method: Setting[str]
+    offline: Setting[bool]
+
+    @property
+    def key_is_auth_token(self) -> bool:
+        return self.api_key.name == "ANTHROPIC_AUTH_TOKEN"
+
+
+def user_config_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME", "~")).expanduser() / ".config")
+    return Path(base) / "cvstream"
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def env_layers(environ: Mapping[str, str], cwd: Path) -> list[tuple[str, Mapping[str, str]]]:
+    """The non-flag layers, highest precedence first."""
+    local = cwd / ".env"
+    user = user_config_dir(environ) / ".env"
+    return [
+        ("environment", environ),
+        (f".env ({local})", _read_env_file(local)),
+        (f".env ({user})", _read_env_file(user)),
+    ]
+
+
+def _lookup(
+    layers: list[tuple[str, Mapping[str, str]]], names: tuple[str, ...]
+) -> tuple[str, str, str] | None:
+    """(value, source, variable) of the first non-empty variable among `names`, layer by layer."""
+    for source, values in layers:
+        for name in names:
+            value = values.get(name)
+            if value:
+                return value, source, name
+    return None
+
+
+def _resolve(
+    flag_value: T | None,
+    flag_name: str,
+    layers: list[tuple[str, Mapping[str, str]]],
+    names: tuple[str, ...],
+    parse: Callable[[str, str], T],
+    default: Callable[[], T],
+) -> Setting[T]:
+    if flag_value is not None:
+        return Setting(flag_value, f"flag {flag_name}")
+    found = _lookup(layers, names)
+    if found is None:
+        return Setting(default(), "default")
+    value, source, name = found
+    return Setting(parse(value, f"{name} in {source}"), source, name)
+
+
+def parse_max_tokens(text: str, where: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{where}: max tokens must be a whole number, not {text!r}") from None
+    return check_max_tokens(value, where)
+
+
+def check_max_tokens(value: int, where: str = "--max-tokens") -> int:
+    if value <= 0:
+        raise UsageError(f"{where} must be at least 1, not {value}", "for example --max-tokens 1024")
+    return value
+
+
+def parse_method(text: str, where: str) -> str:
+    if text not in METHODS:
+        raise UsageError(f"{where}: method must be create or stream, not {text!r}")
+    return text
+
+
+def _parse_bool(text: str, where: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise UsageError(f"{where}: expected 1 or 0, not {text!r}")
+
+
+def load_settings(
+    environ: Mapping[str, str],
+    cwd: Path,
+    *,
+    model: str | None = None,
+    max_tokens: int | None = None,
+    method: str | None = None,
+    offline: bool | None = None,
+) -> Settings:
+    """Resolve every setting; flags are the keyword arguments (None = not given)."""
+    from cvstream.models import default_model
+
+    layers = env_layers(environ, cwd)
+
+    def as_str(value: str, _where: str) -> str:
+        return value
+
+    if max_tokens is not None:
+        check_max_tokens(max_tokens)
+    if method is not None:
+        parse_method(method, "--method")
+    return Settings(
+        api_key=_resolve(None, "", layers, ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"), as_str, lambda: None),
+        base_url=_resolve(None, "", layers, ("ANTHROPIC_BASE_URL",), as_str, lambda: None),
+        model=_resolve(model, "--model", layers, ("CVSTREAM_MODEL",), as_str, default_model),
+        max_tokens=_resolve(
+            max_tokens, "--max-tokens", layers, ("CVSTREAM_MAX_TOKENS",), parse_max_tokens, lambda: DEFAULT_MAX_TOKENS
+        ),
+        method=_resolve(method, "--method", layers, ("CVSTREAM_METHOD",), parse_method, lambda: "create"),
+        offline=_resolve(offline or None, "--offline", layers, ("CVSTREAM_OFFLINE",), _parse_bool, lambda: False),
+    )

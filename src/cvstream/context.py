@@ -1,0 +1,68 @@
+"""The process environment as one object (streams, tty-ness, variables, cwd), so tests can replace it.
+
+Also the two rich consoles built from it, with the colour rules applied everywhere, stderr included:
+colour only on a terminal; NO_COLOR removes it; FORCE_COLOR forces it; TERM=dumb means plain text.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@dataclass
+class Env:
+    stdin: BinaryIO
+    stdout: BinaryIO
+    stderr: TextIO
+    environ: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path = field(default_factory=Path.cwd)
+    stdin_isatty: bool = False
+    stdout_isatty: bool = False
+    stderr_isatty: bool = False
+
+    @classmethod
+    def from_process(cls) -> Env:
+        return cls(
+            stdin=sys.stdin.buffer,
+            stdout=sys.stdout.buffer,
+            stderr=sys.stderr,
+            environ=os.environ,
+            cwd=Path.cwd(),
+            stdin_isatty=sys.stdin.isatty(),
+            stdout_isatty=sys.stdout.isatty(),
+            stderr_isatty=sys.stderr.isatty(),
+        )
+
+    @property
+    def dumb_terminal(self) -> bool:
+        return self.environ.get("TERM", "") in ("dumb", "unknown")
+
+    def _console(self, file: TextIO, isatty: bool) -> Console:
+        from rich.console import Console
+
+        environ = dict(self.environ)
+        force = True if isatty and not self.dumb_terminal else None
+        return Console(
+            file=file,
+            force_terminal=force,
+            no_color="NO_COLOR" in environ or None,
+            highlight=False,
+            soft_wrap=False,
+            _environ=environ,
+        )
+
+    def stderr_console(self) -> Console:
+        return self._console(self.stderr, self.stderr_isatty)
+
+    def stdout_console(self) -> Console:
+        text = io.TextIOWrapper(self.stdout, encoding="utf-8", write_through=True)
+        return self._console(text, self.stdout_isatty)

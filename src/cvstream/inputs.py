@@ -1,0 +1,60 @@
+"""Reading the user's files and stdin, with every check that must fail before a request is sent.
+
+Rules (README, "Input rules"): text must be UTF-8 (invalid bytes are refused, not replaced: a
+garbled prompt still costs tokens), must not contain NUL bytes, and must be at most `MAX_INPUT_BYTES`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from cvstream.errors import UsageError
+
+MAX_INPUT_BYTES = 1024 * 1024  # 1 MiB: far beyond any context window's worth of CV text
+
+
+def decode_input(data: bytes, label: str) -> str:
+    """Check and decode the bytes of one input; `label` names it in errors."""
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(
+            f"{label} is {len(data):,} bytes, over the limit of {MAX_INPUT_BYTES:,} bytes",
+            "split it into smaller parts",
+        )
+    if b"\x00" in data:
+        raise UsageError(f"{label} looks binary (it contains NUL bytes)", "pass a UTF-8 text file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{label} is not valid UTF-8 (bad byte at offset {exc.start})",
+            f"convert it first, for example: iconv -f latin1 -t utf-8 {label} > fixed.txt",
+        ) from None
+
+
+def read_file(path: str, cwd: Path) -> str:
+    """Read a text file given on the command line."""
+    full = Path(path) if os.path.isabs(path) else cwd / path
+    if not full.exists():
+        raise UsageError(f"{path}: no such file", "check the path")
+    if full.is_dir():
+        raise UsageError(f"{path} is a directory, not a file", "pass a text file")
+    try:
+        size = full.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise UsageError(
+                f"{path} is {size:,} bytes, over the limit of {MAX_INPUT_BYTES:,} bytes",
+                "split it into smaller parts",
+            )
+        with full.open("rb") as handle:
+            data = handle.read(MAX_INPUT_BYTES + 1)
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied", "check the file's permissions") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror})") from None
+    return decode_input(data, path)
+
+
+def read_stdin(stdin: BinaryIO) -> str:
+    return decode_input(stdin.read(MAX_INPUT_BYTES + 1), "stdin")

@@ -1,0 +1,1 @@
+"""`cvstream mock`: the loopback Anthropic-compatible server (no SDK import)."""

@@ -1,0 +1,237 @@
+"""Pure reply building for `cvstream mock`: SSE frames, echo text, transcripts, error bodies.
+
+A reply is a list of `Frame`s: the bytes of one server-sent event (blank line included) and whether
+it carries a text delta (faults and pacing count those).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_PIECES = re.compile(r"\s*\S+|\s+")
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    data: bytes
+    is_text_delta: bool = False
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token, at least one."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+def request_text(body: Mapping[str, Any]) -> str:
+    """All the text a request carries (system and messages), for the input-token estimate."""
+    parts: list[str] = []
+    system = body.get("system")
+    if isinstance(system, str):
+        parts.append(system)
+    elif isinstance(system, list):
+        parts.extend(str(b.get("text", "")) for b in system if isinstance(b, dict))
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    return "\n".join(parts)
+
+
+def last_user_text(body: Mapping[str, Any]) -> str:
+    messages = body.get("messages") or []
+    if not messages or not isinstance(messages[-1], dict):
+        return ""
+    content = messages[-1].get("content")
+    if isinstance(content, list):
+        return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    return str(content or "")
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines() or [""])
+
+
+def echo_text(body: Mapping[str, Any], helper: str | None = None) -> str:
+    """The default reply: a deterministic Markdown account of what the request carried."""
+    lines = [
+        "**cvstream mock** received this request:",
+        "",
+        f"- model: `{body.get('model')}`",
+        f"- max_tokens: {body.get('max_tokens')}",
+    ]
+    if helper:
+        lines.append(f"- sdk helper: {helper}")
+    if body.get("thinking"):
+        lines.append(f"- thinking: `{json.dumps(body['thinking'], sort_keys=True)}`")
+    if body.get("output_config"):
+        lines.append(f"- output_config: `{json.dumps(body['output_config'], sort_keys=True)}`")
+    system = body.get("system")
+    if system:
+        text = system if isinstance(system, str) else json.dumps(system)
+        lines += ["", "System:", "", _quote(text)]
+    lines += ["", "User:", "", _quote(last_user_text(body)), ""]
+    return "\n".join(lines)
+
+
+def split_deltas(text: str) -> list[str]:
+    """Split text into token-sized pieces (a word with the spaces before it); joined they give `text`."""
+    return _PIECES.findall(text)
+
+
+def sse(event: str, payload: Mapping[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+
+
+def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": input_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }
+
+
+def message_start(model: str, message_id: str, input_tokens: int) -> Frame:
+    message = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": _usage(input_tokens, 1),
+    }
+    return Frame(sse("message_start", {"type": "message_start", "message": message}))
+
+
+def build_stream(
+    *,
+    text: str,
+    model: str,
+    message_id: str,
+    input_tokens: int,
+    max_tokens: int,
+    thinking: str | None = None,
+    stop_reason: str | None = None,
+) -> list[Frame]:
+    """The frames of a complete streamed reply; the text is cut at `max_tokens` pieces."""
+    frames = [message_start(model, message_id, input_tokens)]
+    index = 0
+    output = 0
+    if thinking is not None:
+        frames.append(
+            Frame(
+                sse(
+                    "content_block_start",
+                    {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+                )
+            )
+        )
+        for piece in split_deltas(thinking):
+            delta = {"type": "thinking_delta", "thinking": piece}
+            frames.append(Frame(sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})))
+            output += 1
+        signature = {"type": "signature_delta", "signature": "bW9jay1zaWduYXR1cmU="}
+        frames.append(Frame(sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": signature})))
+        frames.append(Frame(sse("content_block_stop", {"type": "content_block_stop", "index": 0})))
+        index = 1
+    frames.append(
+        Frame(
+            sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+            )
+        )
+    )
+    frames.append(Frame(sse("ping", {"type": "ping"})))
+    pieces = split_deltas(text)
+    reason = stop_reason or "end_turn"
+    if len(pieces) > max_tokens:
+        pieces, reason = pieces[:max_tokens], "max_tokens"
+    for piece in pieces:
+        delta = {"type": "text_delta", "text": piece}
+        frames.append(
+            Frame(sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}), True)
+        )
+    output += len(pieces)
+    frames.append(Frame(sse("content_block_stop", {"type": "content_block_stop", "index": index})))
+    frames.append(
+        Frame(
+            sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": reason, "stop_sequence": None},
+                    "usage": _usage(input_tokens, max(output, 1)),
+                },
+            )
+        )
+    )
+    frames.append(Frame(sse("message_stop", {"type": "message_stop"})))
+    return frames
+
+
+def parse_transcript(raw: bytes) -> list[Frame]:
+    """Split a recorded SSE body into its events, byte for byte (an unterminated tail is kept as is)."""
+    frames: list[Frame] = []
+    start = 0
+    for match in _EVENT_END.finditer(raw):
+        chunk = raw[start : match.end()]
+        frames.append(Frame(chunk, b'"text_delta"' in chunk))
+        start = match.end()
+    if start < len(raw):
+        tail = raw[start:]
+        frames.append(Frame(tail, b'"text_delta"' in tail))
+    return frames
+
+
+def transcript_text(frames: list[Frame]) -> str:
+    """The text of a transcript's text deltas (for `stream: false` replies)."""
+    out: list[str] = []
+    for frame in frames:
+        if not frame.is_text_delta:
+            continue
+        for line in frame.data.decode("utf-8", "replace").splitlines():
+            if line.startswith("data:"):
+                try:
+                    out.append(json.loads(line[5:])["delta"]["text"])
+                except (ValueError, KeyError, TypeError):
+                    pass
+    return "".join(out)
+
+
+def message_body(*, text: str, model: str, message_id: str, input_tokens: int, max_tokens: int, stop_reason: str | None) -> bytes:
+    """A non-streaming `Message` reply."""
+    pieces = split_deltas(text)
+    reason = stop_reason or "end_turn"
+    if len(pieces) > max_tokens:
+        pieces, reason = pieces[:max_tokens], "max_tokens"
+    body = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": "".join(pieces)}],
+        "stop_reason": reason,
+        "stop_sequence": None,
+        "usage": _usage(input_tokens, max(len(pieces), 1)),
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def error_body(error_type: str, message: str, request_id: str) -> bytes:
+    return json.dumps({"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}).encode()
+
+
+def error_event(error_type: str, message: str) -> Frame:
+    return Frame(sse("error", {"type": "error", "error": {"type": error_type, "message": message}}))

@@ -1,0 +1,405 @@
+"""`cvstream mock`: a loopback Anthropic Messages API speaking the real wire protocol.
+
+Standard library only (no SDK, no ASGI stack), so it starts instantly: a threading HTTP/1.1 server
+with chunked SSE bodies, the real error bodies and `request-id` headers, pacing, and faults.
+Tests run it in-process on port 0 (`MockServer(...).start()`); users run it as a command.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TextIO
+
+from cvstream.mock import replies
+from cvstream.mock.replies import Frame
+
+# status, error.type, error.message ("{model}" is replaced by the requested model)
+HTTP_FAULTS: dict[str, tuple[int, str, str]] = {
+    "http400": (400, "invalid_request_error", "mock fault http400: max_tokens: this value is not valid"),
+    "http401": (401, "authentication_error", "invalid x-api-key"),
+    "http403": (403, "permission_error", "Your API key does not have permission to use the specified resource."),
+    "http404": (404, "not_found_error", "model: {model}"),
+    "http413": (413, "request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    "http429": (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+    "http500": (500, "api_error", "Internal server error"),
+    "http529": (529, "overloaded_error", "Overloaded"),
+}
+STREAM_FAULTS = ("error_event", "truncate", "malformed", "reset", "stall")
+FAULTS = (*HTTP_FAULTS, *STREAM_FAULTS, "slow_headers")
+
+_COALESCE_BYTES = 16 * 1024
+
+
+@dataclass
+class MockConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    transcript: bytes | None = None  # --transcript: replay this SSE body verbatim
+    text: str | None = None  # --text: stream this text
+    tokens_per_second: float = 80.0  # 0 = as fast as possible
+    first_token_ms: float = 300.0
+    chunk_bytes: int = 0  # 0 = one write per event
+    fault: str | None = None
+    fault_after: int = 3  # text deltas before a mid-stream fault
+    fault_times: int = 0  # 0 = every request faults; K = only the first K
+    retry_after: float = 1.0  # seconds, sent with 429 (and 500/529 when the fault is retried)
+    stop_reason: str | None = None  # force a stop reason in generated replies
+
+
+@dataclass
+class RequestRecord:
+    """What the mock saw of one request; tests read these."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any] | None = None
+    status: int = 0
+    outcome: str = "open"  # "complete", "fault:<name>", "client closed", "error"
+    deltas_sent: int = 0
+
+
+class _ClientGone(Exception):
+    pass
+
+
+@dataclass
+class _State:
+    config: MockConfig
+    log: TextIO | None
+    stop: threading.Event = field(default_factory=threading.Event)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    records: list[RequestRecord] = field(default_factory=list)
+    faults_done: int = 0
+    connections: set[socket.socket] = field(default_factory=set)
+
+    def take_fault(self) -> str | None:
+        """The fault this request gets, counting it against --fault-times."""
+        fault = self.config.fault
+        if fault is None:
+            return None
+        with self.cond:
+            if self.config.fault_times and self.faults_done >= self.config.fault_times:
+                return None
+            self.faults_done += 1
+        return fault
+
+    def changed(self) -> None:
+        with self.cond:
+            self.cond.notify_all()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "cvstream-mock"
+    state: _State  # set on the subclass made per server
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    def setup(self) -> None:
+        super().setup()
+        self.state.connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
+        self.state.connections.discard(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:  # the default logs every line; we log one per request
+        pass
+
+    def _log(self, record: RequestRecord, started: float, extra: str = "") -> None:
+        if self.state.log is None:
+            return
+        elapsed = time.monotonic() - started
+        line = f"{record.method} {record.path} {record.status} {record.outcome} deltas={record.deltas_sent} {elapsed:.2f}s"
+        print(line + (f" {extra}" if extra else ""), file=self.state.log, flush=True)
+
+    def _send_json(self, status: int, body: bytes, request_id: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.send_header("request-id", request_id)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def _write_chunk(self, data: bytes) -> None:
+        try:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+        except OSError as exc:
+            raise _ClientGone from exc
+
+    def _end_chunks(self) -> None:
+        try:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError as exc:
+            raise _ClientGone from exc
+
+    def _client_closed(self, timeout: float) -> bool:
+        """Wait up to `timeout` s; True if the client closed its side meanwhile."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], timeout)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _hold(self) -> None:
+        """Keep the connection open, sending nothing, until the client leaves or the server stops."""
+        while not self.state.stop.is_set():
+            if self._client_closed(0.05):
+                return
+
+    def _reset(self) -> None:
+        """Close with a TCP RST (SO_LINGER 0)."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    # -- routes -------------------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        self._not_found()
+
+    def _not_found(self) -> None:
+        request_id = _request_id()
+        body = replies.error_body("not_found_error", f"Not found: {self.command} {self.path}", request_id)
+        self._drain_body()
+        self._send_json(404, body, request_id)
+
+    def _drain_body(self) -> bytes:
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_POST(self) -> None:
+        if not self.path.split("?", 1)[0].endswith("/v1/messages"):
+            self._not_found()
+            return
+        started = time.monotonic()
+        state = self.state
+        record = RequestRecord("POST", self.path, {k.lower(): v for k, v in self.headers.items()})
+        with state.cond:
+            state.records.append(record)
+        request_id = _request_id()
+        try:
+            self._messages(record, request_id)
+        except _ClientGone:
+            record.outcome = "client closed"
+            self.close_connection = True
+        finally:
+            if record.outcome == "open":
+                record.outcome = "complete"
+            state.changed()
+            self._log(record, started, f"model={(record.body or {}).get('model')}")
+
+    def _error(self, record: RequestRecord, status: int, kind: str, message: str, request_id: str, **headers: str) -> None:
+        record.status = status
+        self._send_json(status, replies.error_body(kind, message, request_id), request_id, headers)
+
+    def _messages(self, record: RequestRecord, request_id: str) -> None:
+        state, config = self.state, self.state.config
+        raw = self._drain_body()
+        headers = record.headers
+        if not (headers.get("x-api-key") or headers.get("authorization", "").startswith("Bearer ")):
+            self._error(record, 401, "authentication_error", "x-api-key header is required", request_id)
+            return
+        try:
+            body = json.loads(raw)
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            self._error(record, 400, "invalid_request_error", "request body is not valid JSON", request_id)
+            return
+        record.body = body
+        for name in ("model", "max_tokens", "messages"):
+            if name not in body:
+                self._error(record, 400, "invalid_request_error", f"{name}: Field required", request_id)
+                return
+        model = str(body["model"])
+        fault = state.take_fault()
+        if fault in HTTP_FAULTS:
+            status, kind, message = HTTP_FAULTS[fault]
+            extra = {"retry-after": _seconds(config.retry_after)} if status in (429, 500, 529) else {}
+            record.outcome = f"fault:{fault}"
+            self._error(record, status, kind, message.format(model=model), request_id, **extra)
+            return
+        if fault == "slow_headers":
+            record.outcome = f"fault:{fault}"
+            self._hold()
+            self.close_connection = True
+            return
+
+        message_id = "msg_mock_" + uuid.uuid4().hex[:20]
+        input_tokens = replies.estimate_tokens(replies.request_text(body))
+        max_tokens = int(body["max_tokens"]) if isinstance(body["max_tokens"], int) else 1024
+        text = config.text if config.text is not None else replies.echo_text(body, headers.get("x-stainless-helper-method"))
+        if not body.get("stream"):
+            if config.transcript is not None:
+                text = replies.transcript_text(replies.parse_transcript(config.transcript))
+            record.status = 200
+            reply = replies.message_body(
+                text=text, model=model, message_id=message_id, input_tokens=input_tokens, max_tokens=max_tokens,
+                stop_reason=config.stop_reason,
+            )
+            self._send_json(200, reply, request_id)
+            return
+        if config.transcript is not None:
+            frames = replies.parse_transcript(config.transcript)
+        else:
+            thinking = "Let me look at what this request carries." if body.get("thinking") else None
+            frames = replies.build_stream(
+                text=text, model=model, message_id=message_id, input_tokens=input_tokens, max_tokens=max_tokens,
+                thinking=thinking, stop_reason=config.stop_reason,
+            )
+        self._stream(record, frames, request_id, fault)
+
+    def _stream(self, record: RequestRecord, frames: list[Frame], request_id: str, fault: str | None) -> None:
+        config = self.state.config
+        record.status = 200
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("request-id", request_id)
+        self.end_headers()
+        interval = 1.0 / config.tokens_per_second if config.tokens_per_second > 0 else 0.0
+        paced = interval > 0 or config.first_token_ms > 0
+        pending = bytearray()
+        deltas = 0
+        next_at = 0.0
+
+        def flush() -> None:
+            if not pending:
+                return
+            if config.chunk_bytes > 0:
+                for i in range(0, len(pending), config.chunk_bytes):
+                    self._write_chunk(bytes(pending[i : i + config.chunk_bytes]))
+            else:
+                self._write_chunk(bytes(pending))
+            pending.clear()
+
+        for frame in frames:
+            at_end = b'"message_delta"' in frame.data or b'"message_stop"' in frame.data
+            if fault in STREAM_FAULTS and ((frame.is_text_delta and deltas >= config.fault_after) or at_end):
+                flush()
+                record.deltas_sent = deltas
+                record.outcome = f"fault:{fault}"
+                self._fault(fault)
+                return
+            if frame.is_text_delta:
+                now = time.monotonic()
+                if deltas == 0:
+                    next_at = now + config.first_token_ms / 1000.0
+                if paced and next_at > now:
+                    flush()
+                    if self.state.stop.wait(next_at - now):
+                        return
+                next_at += interval
+                deltas += 1
+                record.deltas_sent = deltas
+            pending += frame.data
+            if paced or config.chunk_bytes > 0 or len(pending) >= _COALESCE_BYTES:
+                flush()
+        flush()
+        self._end_chunks()
+
+    def _fault(self, fault: str) -> None:
+        if fault == "error_event":
+            self._write_chunk(replies.error_event("overloaded_error", "Overloaded").data)
+            self._end_chunks()
+        elif fault == "truncate":
+            self._end_chunks()
+        elif fault == "malformed":
+            self._write_chunk(b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {\n\n')
+            self._end_chunks()
+        elif fault == "reset":
+            self._reset()
+        elif fault == "stall":
+            self._hold()
+            self.close_connection = True
+
+
+def _request_id() -> str:
+    return "req_mock_" + uuid.uuid4().hex[:24]
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError | _ClientGone):
+            return
+        super().handle_error(request, client_address)
+
+
+class MockServer:
+    """The server; `start()` runs it on a thread and returns the base URL, `close()` stops it."""
+
+    def __init__(self, config: MockConfig, log: TextIO | None = None) -> None:
+        self.state = _State(config, log)
+        handler = type("Handler", (_Handler,), {"state": self.state})
+        self._server = _Server((config.host, config.port), handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        host = str(host)
+        return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        with self.state.cond:
+            return list(self.state.records)
+
+    def wait_for(self, predicate: Callable[[list[RequestRecord]], bool], timeout: float = 10.0) -> bool:
+        """Block until `predicate(records)` holds (checked whenever a request changes state)."""
+        with self.state.cond:
+            return self.state.cond.wait_for(lambda: predicate(self.state.records), timeout)
+
+    def start(self) -> str:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="cvstream-mock", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def close(self) -> None:
+        self.state.stop.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(5)
+        self._server.server_close()
+        for conn in list(self.state.connections):
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> MockServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

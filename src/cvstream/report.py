@@ -1,0 +1,91 @@
+"""Everything cvstream says on stderr: errors, notes, retries, the usage summary, the waiting spinner.
+
+Every line passes through `_redact`, so a secret (the API key) can never be printed, whatever a
+message contains.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from cvstream.errors import CvstreamError
+from cvstream.events import Retrying
+from cvstream.usage import Summary, format_summary, stop_note
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+
+
+class _Waiting:
+    """Spinner text with the elapsed time, computed at each refresh."""
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._start = time.monotonic()
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        return Text(f"waiting for {self._model} {time.monotonic() - self._start:.1f} s", style="dim")
+
+
+class Reporter:
+    def __init__(self, console: Console, *, quiet: bool = False, secrets: tuple[str, ...] = ()) -> None:
+        self.console = console
+        self.quiet = quiet
+        self._secrets = tuple(s for s in secrets if s)
+        self._spinner: Live | None = None
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def line(self, text: str, style: str | None = None) -> None:
+        self.console.print(self._redact(text), style=style, markup=False, highlight=False, soft_wrap=True)
+
+    def error(self, error: CvstreamError) -> None:
+        lines = error.lines()
+        self.line(lines[0], "bold red")
+        for extra in lines[1:]:
+            self.line(extra, "yellow")
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.line(text, "yellow")
+
+    def retry(self, event: Retrying) -> None:
+        if not self.quiet:
+            self.line(f"retry {event.attempt}: {event.reason}; waiting {event.delay:.1f} s", "yellow")
+
+    def summary(self, summary: Summary) -> None:
+        self.line(format_summary(summary), "dim")
+
+    def stop_note(self, summary: Summary) -> None:
+        note = stop_note(summary)
+        if note:
+            self.note(note)
+
+    # -- waiting spinner (terminal only) -------------------------------------------------------------
+    def start_waiting(self, model: str) -> None:
+        if self.quiet or not self.console.is_terminal or self.console.is_dumb_terminal:
+            return
+        from rich.live import Live
+        from rich.spinner import Spinner
+
+        self._spinner = Live(
+            Spinner("dots", text=_Waiting(model), style="dim"),
+            console=self.console,
+            transient=True,
+            refresh_per_second=12,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._spinner.start()
+
+    def stop_waiting(self) -> None:
+        if self._spinner is not None:
+            self._spinner.stop()
+            self._spinner = None

@@ -1,0 +1,236 @@
+"""The terminal sink: Markdown rendered live with rich, at a cost that does not grow with the answer.
+
+The technique (after aider's MarkdownStream and crush's streaming Markdown): the answer is split into
+top-level Markdown blocks as it arrives. Once a later block has begun, the blocks before it can no
+longer change, so they are rendered once and printed to the scrollback, never redrawn. Only the
+unfinished last block (the tail) lives in a transient `rich.live.Live` region, re-rendered at most
+`REFRESH_PER_SECOND` times a second and cropped to its newest lines, so the newest text stays visible.
+When the stream ends the live region vanishes and the tail is printed like the other blocks; the
+scrollback then holds exactly what `console.print(Markdown(whole_text))` would have printed.
+
+Exactness rests on one rule of rich's renderer: a blank line goes before a top-level block when the
+element rendered just before it asks for one (`new_line`). Container blocks (lists, quotes, tables)
+set that from their own children, so a standalone render already starts with the right blank line;
+leaf blocks (paragraph, heading, code, rule) depend on the block before, so `_needs_lead` adds it.
+Parsing uses one markdown-it parser configured like rich's, and only ever parses the tail.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from markdown_it import MarkdownIt
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.live import Live
+from rich.markdown import Markdown, UnknownElement
+from rich.segment import Segment
+from rich.text import Text
+
+from cvstream.errors import CvstreamError
+from cvstream.events import BlockStarted, BlockStopped, Event, TextDelta, ThinkingDelta, ToolInputDelta
+from cvstream.usage import Summary
+
+REFRESH_PER_SECOND = 20
+_CONTAINERS = frozenset({"bullet_list_open", "ordered_list_open", "blockquote_open", "table_open"})
+_TOOL_KINDS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+
+
+def make_parser() -> MarkdownIt:
+    """The parser rich's Markdown uses (commonmark plus tables and strikethrough)."""
+    return MarkdownIt().enable("strikethrough").enable("table")
+
+
+def _needs_lead(previous: str | None, first: str) -> bool:
+    """Does a block starting with token type `first` need a blank line after a block of type `previous`?"""
+    if previous is None or first in _CONTAINERS:
+        return False
+    return bool(Markdown.elements.get(previous, UnknownElement).new_line)
+
+
+def split_finished(parser: MarkdownIt, text: str) -> tuple[str, list[str], str]:
+    """Split `text` into (finished source, top-level token types of it, unfinished tail).
+
+    Blocks are finished when a later top-level block has started on a complete line.
+    """
+    cut = text.rfind("\n") + 1
+    if cut == 0:
+        return "", [], text
+    tokens = parser.parse(text[:cut])
+    starts = [(t.map[0], t.type) for t in tokens if t.level == 0 and t.map is not None and t.nesting >= 0]
+    if len(starts) < 2:
+        return "", [], text
+    lines = text[:cut].splitlines(keepends=True)
+    boundary = starts[-1][0]
+    finished = "".join(lines[:boundary])
+    return finished, [kind for _, kind in starts[:-1]], "".join(lines[boundary:]) + text[cut:]
+
+
+class _Bottom:
+    """A renderable showing only the last `height` lines of another (the newest text stays visible)."""
+
+    def __init__(self, renderable: Any, height: int) -> None:
+        self._renderable = renderable
+        self._height = height
+        self._cache: tuple[int, list[list[Segment]]] | None = None  # (width, lines): refreshes reuse it
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self._cache is None or self._cache[0] != options.max_width:
+            lines = console.render_lines(self._renderable, options, pad=False, new_lines=False)
+            self._cache = (options.max_width, lines[-self._height :])
+        for line in self._cache[1]:
+            yield from line
+            yield Segment.line()
+
+
+class LiveSink:
+    wants_raw = False
+
+    def __init__(self, console: Console, *, show_thinking: bool = True) -> None:
+        self._console = console
+        self._show_thinking = show_thinking
+        self._parser = make_parser()
+        self._live: Live | None = None
+        self._tail = ""  # unfinished Markdown of the current answer document
+        self._previous: str | None = None  # token type of the last block printed in this document
+        self._mode = "text"
+        self._thinking = ""
+        self._tool_name = ""
+        self._tool_json = ""
+        self._region_key: tuple[Any, ...] = ()
+        self._region_view: Any = Text("")
+
+    # -- the live region ----------------------------------------------------------------------------
+    def _region(self) -> Any:
+        """What the live region shows; called by Live's refresh thread, rebuilt only when it changed."""
+        height = max(1, self._console.size.height - 1)
+        key = (self._mode, self._tail, len(self._thinking), self._tool_name, height)
+        if key != self._region_key:
+            self._region_key = key
+            self._region_view = self._build_region(height)
+        return self._region_view
+
+    def _build_region(self, height: int) -> Any:
+        if self._mode == "thinking":
+            if not self._show_thinking:
+                return Text("thinking…", style="dim italic")
+            return _Bottom(Text(self._thinking, style="dim"), height)
+        if self._mode == "tool":
+            return Text(f"⚙ {self._tool_name} …", style="dim", no_wrap=True, overflow="ellipsis")
+        if not self._tail:
+            return Text("")
+        return _Bottom(self._markdown(self._tail), height)
+
+    def _markdown(self, source: str) -> Any:
+        return Markdown(source)
+
+    def _ensure_live(self) -> Live:
+        if self._live is None:
+            self._live = Live(
+                console=self._console,
+                refresh_per_second=REFRESH_PER_SECOND,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+                get_renderable=self._region,
+            )
+            self._live.start()
+        return self._live
+
+    def _refresh(self) -> None:
+        """Make sure the live region runs; its own thread redraws it `REFRESH_PER_SECOND` times a second."""
+        self._ensure_live()
+
+    def _print(self, renderable: Any) -> None:
+        """Print above the live region, to the scrollback, once."""
+        self._console.print(renderable)
+
+    # -- answer text --------------------------------------------------------------------------------
+    def _print_blocks(self, source: str, kinds: list[str]) -> None:
+        if not source.strip():
+            return
+        if _needs_lead(self._previous, kinds[0]):
+            self._console.line()
+        self._print(self._markdown(source))
+        self._previous = kinds[-1]
+
+    def _commit(self) -> None:
+        finished, kinds, tail = split_finished(self._parser, self._tail)
+        if finished:
+            self._tail = tail
+            self._print_blocks(finished, kinds)
+
+    def _flush_text(self) -> None:
+        """Print the unfinished tail as final (the document is over)."""
+        if self._tail.strip():
+            kinds = [t.type for t in self._parser.parse(self._tail) if t.level == 0 and t.nesting >= 0 and t.map]
+            if kinds:
+                self._print_blocks(self._tail, kinds)
+        self._tail = ""
+        self._previous = None
+
+    # -- events -------------------------------------------------------------------------------------
+    def event(self, event: Event) -> None:
+        if type(event) is TextDelta:
+            if self._mode != "text":
+                self._mode = "text"
+            self._tail += event.text
+            if "\n" in event.text:
+                self._commit()
+            self._refresh()
+        elif type(event) is ThinkingDelta:
+            self._thinking += event.text
+            self._refresh()
+        elif type(event) is ToolInputDelta:
+            self._tool_json += event.partial_json
+        elif type(event) is BlockStarted:
+            self._block_started(event)
+        elif type(event) is BlockStopped:
+            self._block_stopped()
+
+    def _block_started(self, event: BlockStarted) -> None:
+        if event.kind == "text":
+            self._mode = "text"
+            return
+        self._flush_text()
+        if event.kind == "thinking":
+            self._mode, self._thinking = "thinking", ""
+        elif event.kind in _TOOL_KINDS:
+            self._mode, self._tool_name, self._tool_json = "tool", event.name or event.kind, ""
+        elif event.kind == "redacted_thinking":
+            self._mode = "other"
+            if self._show_thinking:
+                self._print(Text("(redacted thinking)", style="dim italic"))
+        else:
+            self._mode = "other"
+            self._print(Text(f"↳ {event.kind}", style="dim", no_wrap=True, overflow="ellipsis"))
+        self._refresh()
+
+    def _block_stopped(self) -> None:
+        if self._mode == "thinking":
+            if self._show_thinking and self._thinking.strip():
+                self._print(Text("thinking", style="dim italic bold"))
+                self._print(Text(self._thinking.strip("\n"), style="dim"))
+                self._console.line()
+            self._thinking = ""
+        elif self._mode == "tool":
+            self._print(Text(f"⚙ {self._tool_name} {_compact_json(self._tool_json)}", style="dim", no_wrap=True, overflow="ellipsis"))
+        else:
+            return
+        self._mode = "text"
+        self._refresh()
+
+    def finish(self, summary: Summary, error: CvstreamError | None) -> None:
+        if self._live is not None:
+            self._live.stop()  # transient: the live region is erased, the cursor shown
+            self._live = None
+        if self._mode == "thinking":
+            self._block_stopped()
+        self._flush_text()
+
+
+def _compact_json(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text or "{}"), ensure_ascii=False)
+    except ValueError:
+        return text

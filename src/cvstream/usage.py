@@ -1,0 +1,132 @@
+"""Pure: fold the event stream into a summary (usage, stop reason, timings) and format it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from cvstream.events import (
+    Event,
+    FinalUsage,
+    MessageDelta,
+    MessageStarted,
+    MessageStopped,
+    TextDelta,
+    ThinkingDelta,
+    ToolInputDelta,
+    UsageUpdate,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def updated(self, update: UsageUpdate) -> Usage:
+        """Overwrite field by field with the values present in `update` (they are cumulative totals)."""
+        changes = {name: value for name in _FIELDS if (value := getattr(update, name)) is not None}
+        return replace(self, **changes) if changes else self
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+# Stop reasons that end an answer normally; any other gets a note.
+NORMAL_STOPS = frozenset({"end_turn", "stop_sequence"})
+
+STOP_NOTES = {
+    "max_tokens": "the answer was cut at the --max-tokens limit; raise --max-tokens for a longer one",
+    "refusal": "Claude declined to answer this request; rephrase it",
+    "pause_turn": "the server paused a long tool turn; send the request again to let it continue",
+    "tool_use": "Claude asked to use a tool, which cvstream does not run; the answer ends there",
+    "model_context_window_exceeded": "the model's context window is full; shorten the input",
+}
+
+
+@dataclass(slots=True)
+class Summary:
+    """What is known about one answer so far; `fold` updates it from each event."""
+
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+    complete: bool = False
+    started_at: float = 0.0
+    first_token_at: float | None = None
+    ended_at: float | None = None
+
+    def fold(self, event: Event, now: float) -> None:
+        if isinstance(event, TextDelta | ThinkingDelta | ToolInputDelta):
+            if self.first_token_at is None:
+                self.first_token_at = now
+        elif isinstance(event, MessageStarted):
+            self.model = event.model or self.model
+            self.usage = self.usage.updated(event.usage)
+        elif isinstance(event, MessageDelta):
+            self.stop_reason = event.stop_reason or self.stop_reason
+            self.stop_sequence = event.stop_sequence or self.stop_sequence
+            self.usage = self.usage.updated(event.usage)
+        elif isinstance(event, FinalUsage):
+            self.usage = self.usage.updated(event.usage)
+        elif isinstance(event, MessageStopped):
+            self.complete = True
+
+    @property
+    def ttft(self) -> float | None:
+        return None if self.first_token_at is None else self.first_token_at - self.started_at
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.started_at
+
+    def tokens_per_second(self) -> float | None:
+        if self.first_token_at is None or self.ended_at is None:
+            return None
+        span = self.ended_at - self.first_token_at
+        return self.usage.output_tokens / span if span > 0 and self.usage.output_tokens else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The `cvstream.summary` line of `--json`."""
+        ttft, duration = self.ttft, self.duration
+        return {
+            "type": "cvstream.summary",
+            "model": self.model,
+            "stop_reason": self.stop_reason,
+            "usage": self.usage.as_dict(),
+            "ttft_s": None if ttft is None else round(ttft, 4),
+            "duration_s": None if duration is None else round(duration, 4),
+        }
+
+
+def format_summary(summary: Summary) -> str:
+    """One line for stderr, e.g. `12 in · 340 out · cache 0 read, 0 write · end_turn · model · ...`."""
+    u = summary.usage
+    parts = [
+        f"{u.input_tokens:,} in",
+        f"{u.output_tokens:,} out",
+        f"cache {u.cache_read_tokens:,} read, {u.cache_write_tokens:,} write",
+        summary.stop_reason or "no stop reason",
+    ]
+    if summary.model:
+        parts.append(summary.model)
+    if (ttft := summary.ttft) is not None:
+        parts.append(f"first token {ttft:.2f} s")
+    if (duration := summary.duration) is not None:
+        parts.append(f"total {duration:.2f} s")
+    if (tps := summary.tokens_per_second()) is not None:
+        parts.append(f"{tps:.0f} tok/s")
+    return "usage: " + " · ".join(parts)
+
+
+def stop_note(summary: Summary) -> str | None:
+    """A one-line note for a stop reason that needs the user's attention."""
+    reason = summary.stop_reason
+    if reason is None or reason in NORMAL_STOPS:
+        return None
+    return f"note: stop reason {reason}: " + STOP_NOTES.get(reason, "the answer ended for an unusual reason")
