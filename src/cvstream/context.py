@@ -64,5 +64,22 @@ class Env:
         return self._console(self.stderr, self.stderr_isatty)
 
     def stdout_console(self) -> Console:
-        text = io.TextIOWrapper(self.stdout, encoding="utf-8", write_through=True)
+        text: TextIO = sys.stdout if self.stdout is sys.stdout.buffer else _Utf8Writer(self.stdout)
         return self._console(text, self.stdout_isatty)
+
+
+class _Utf8Writer(io.TextIOBase):
+    """Text on top of a byte stream that, unlike TextIOWrapper, never closes it."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        self._out.write(text.encode())
+        return len(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def isatty(self) -> bool:
+        return self._out.isatty()

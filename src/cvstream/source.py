@@ -445,6 +445,8 @@ def _helper_events(message_stream: Any, tap: _Tap, conn: Connection, raw: bool) 
                 break
             if raw:
                 yield from _drain_raw(tap)
+            else:
+                tap.seen.clear()  # holds only the events behind this one: nothing grows with the answer
             for item in _from_helper(event):
                 started = started or isinstance(item, MessageStarted)
                 stopped = stopped or isinstance(item, MessageStopped)

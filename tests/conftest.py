@@ -1,0 +1,129 @@
+"""Shared fixtures: the loopback mock on port 0, and the real `cvstream` entry point run in-process.
+
+In-process runs call `cvstream.cli.main(argv, env)` with an `Env` of byte buffers, so the SDK import
+is paid once per worker; a few tests in test_subprocess.py run the installed command instead.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cvstream.cli import main
+from cvstream.context import Env
+from cvstream.mock.server import MockConfig, MockServer
+
+FAKE_KEY = "sk-ant-api03-TESTKEY-do-not-print-7f3e9a1c5b"
+# A byte-exact copy of the shared upstream recordings (see its SOURCES.md), vendored so CI has them.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "upstream"
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode()
+
+
+class _TtyBytes(io.BytesIO):
+    """A byte buffer that says it is a terminal (for rich's live rendering in tests)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def mock_server() -> Iterator[Callable[..., MockServer]]:
+    """Start mock servers on free loopback ports (fast by default); all are closed after the test."""
+    servers: list[MockServer] = []
+
+    def start(**overrides: object) -> MockServer:
+        settings: dict[str, object] = {"port": 0, "tokens_per_second": 0.0, "first_token_ms": 0.0}
+        settings.update(overrides)
+        server = MockServer(MockConfig(**settings))  # type: ignore[arg-type]
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def mock(mock_server: Callable[..., MockServer]) -> MockServer:
+    return mock_server()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty HOME and working directory, so no real .env file is ever read."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def cli(home: Path) -> Callable[..., Result]:
+    def run(
+        *args: str,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        base_url: str | None = None,
+        tty: bool = False,
+        key: str | None = FAKE_KEY,
+        cwd: Path | None = None,
+        columns: int = 80,
+        lines: int = 24,
+    ) -> Result:
+        environ = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "COLUMNS": str(columns), "LINES": str(lines)}
+        if key is not None:
+            environ["ANTHROPIC_API_KEY"] = key
+        if base_url is not None:
+            environ["ANTHROPIC_BASE_URL"] = base_url
+        environ.update(env or {})
+        stdout = _TtyBytes() if tty else io.BytesIO()
+        stderr_bytes = io.BytesIO()
+        stderr = io.TextIOWrapper(stderr_bytes, encoding="utf-8", write_through=True)
+        context = Env(
+            stdin=io.BytesIO(stdin or b""),
+            stdout=stdout,
+            stderr=stderr,
+            environ=environ,
+            cwd=cwd or home,
+            stdin_isatty=stdin is None,
+            stdout_isatty=tty,
+            stderr_isatty=False,
+        )
+        code = main(list(args), context)
+        return Result(code, stdout.getvalue(), stderr_bytes.getvalue().decode())
+
+    return run
+
+
+@pytest.fixture
+def installed() -> Path:
+    """The installed `cvstream` console script next to this interpreter."""
+    path = Path(sys.executable).parent / "cvstream"
+    if not path.exists():
+        found = shutil.which("cvstream")
+        assert found, "cvstream is not installed in this environment"
+        path = Path(found)
+    return path
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CVSTREAM_"))}
+    env.update(extra)
+    return env
