@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer._click import exceptions as click_exceptions
+from typer._click.exceptions import ClickException
+from typer.exceptions import Abort
 
 from cvstream import __version__
 from cvstream.context import Env
@@ -148,6 +149,7 @@ def _stream(
     max_retries: int | None,
     max_retry_wait: float,
     offline: bool,
+    debug: bool,
     jobs: int = 4,
     out_dir: Path | None = None,
 ) -> int:
@@ -195,7 +197,7 @@ def _stream(
     ]
     options = Options(
         method=settings.method.value, output=output, show_usage=not no_usage, show_thinking=not hide_thinking,
-        quiet=quiet, jobs=jobs, out_dir=out_dir,
+        quiet=quiet, jobs=jobs, out_dir=out_dir, debug=debug,
     )
     try:
         return int(run(env, reporter, conn, jobs_list, options))
@@ -306,7 +308,7 @@ def enhance(
         ctx, users, system_text, model=model, max_tokens=max_tokens, method=method, thinking=thinking,
         effort=effort, output=output, hide_thinking=hide_thinking, no_usage=no_usage, quiet=quiet,
         timeout=timeout, max_retries=max_retries, max_retry_wait=max_retry_wait, offline=offline,
-        jobs=jobs, out_dir=out_dir,
+        debug=debug, jobs=jobs, out_dir=out_dir,
     )
 
 
@@ -361,6 +363,7 @@ def ask(
         ctx, [("prompt", user)], system_text, model=model, max_tokens=max_tokens, method=method, thinking=thinking,
         effort=effort, output=output, hide_thinking=hide_thinking, no_usage=no_usage, quiet=quiet,
         timeout=timeout, max_retries=max_retries, max_retry_wait=max_retry_wait, offline=offline,
+        debug=debug,
     )
 
 
@@ -469,10 +472,10 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result: Any = command.main(args=args, prog_name="cvstream", standalone_mode=False, obj=env)
-    except click_exceptions.ClickException as exc:
+    except ClickException as exc:
         exc.show(file=env.stderr)
         return ExitStatus.USAGE if exc.exit_code == 2 else exc.exit_code
-    except click_exceptions.Abort:
+    except Abort:
         return ExitStatus.INTERRUPTED
     except CvstreamError as exc:
         from cvstream.report import Reporter

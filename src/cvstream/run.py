@@ -13,6 +13,7 @@ import queue
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ class Options:
     quiet: bool = False
     jobs: int = 4
     out_dir: Path | None = None
+    debug: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +103,12 @@ def _conclude(sink: Sink, summary: Summary, error: CvstreamError | None, reporte
     sink.finish(summary, error)
     if error is None or error.status != ExitStatus.INTERRUPTED:
         reporter.stop_note(summary)
-    if options.show_usage and options.output != "json":
-        reporter.summary(summary)
+    interrupted = error is not None and error.status == ExitStatus.INTERRUPTED
+    if options.show_usage and options.output != "json" and (summary.model or interrupted):
+        reporter.summary(summary)  # only once an answer began (or Ctrl-C asks for what arrived)
     if error is not None:
+        if options.debug:
+            traceback.print_exception(error, file=reporter.console.file)
         reporter.error(error)
 
 
