@@ -87,7 +87,12 @@ def cli(home: Path) -> Callable[..., Result]:
         columns: int = 80,
         lines: int = 24,
     ) -> Result:
-        environ = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "COLUMNS": str(columns), "LINES": str(lines)}
+        environ = {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "COLUMNS": str(columns),
+            "LINES": str(lines),
+        }
         if key is not None:
             environ["ANTHROPIC_API_KEY"] = key
         if base_url is not None:

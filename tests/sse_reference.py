@@ -16,8 +16,11 @@ from typing import Any
 class Expected:
     text: str = ""
     events: list[tuple[str, str]] = field(default_factory=list)  # (event name, data) dispatched, named, non-empty
-    usage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"), 0))
+    usage: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"), 0
+        )
+    )
     stop_reason: str | None = None
     complete: bool = False
     error_type: str | None = None

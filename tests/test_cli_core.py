@@ -32,7 +32,9 @@ def test_raw_output_is_exactly_the_answer(cli: Callable[..., Result], text_mock:
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_raw_is_the_default_in_a_pipe_and_has_no_ansi(cli: Callable[..., Result], text_mock: MockServer, method: str) -> None:
+def test_raw_is_the_default_in_a_pipe_and_has_no_ansi(
+    cli: Callable[..., Result], text_mock: MockServer, method: str
+) -> None:
     forced = cli("ask", "hi", "--raw", "--method", method, base_url=text_mock.base_url, env={"FORCE_COLOR": "1"})
     assert forced.stdout == ANSWER.encode()
 
@@ -41,18 +43,38 @@ def test_raw_is_the_default_in_a_pipe_and_has_no_ansi(cli: Callable[..., Result]
 def test_sse_output_is_the_web_route_framing(cli: Callable[..., Result], text_mock: MockServer, method: str) -> None:
     result = cli("ask", "hi", "--sse", "--method", method, base_url=text_mock.base_url)
     assert result.code == 0
-    pieces = ["Led", " a", " team", " of", " 4", " engineers.", "\n-", " Shipped", " **v2**", " in", " 3",
-              " months,", " ünïcödé", " 🚀", "\n"]
+    pieces = [
+        "Led",
+        " a",
+        " team",
+        " of",
+        " 4",
+        " engineers.",
+        "\n-",
+        " Shipped",
+        " **v2**",
+        " in",
+        " 3",
+        " months,",
+        " ünïcödé",
+        " 🚀",
+        "\n",
+    ]
     assert result.stdout == b"".join(text_frame(p) for p in pieces) + b"data: [DONE]\n\n"
     assert result.stdout.startswith(b'data: {"text": "Led"}\n\ndata: {"text": " a"}\n\n')
     # A browser-style reader gets the text back exactly.
-    text = "".join(json.loads(line[6:])["text"] for line in result.out.split("\n")
-                   if line.startswith("data: ") and line != "data: [DONE]")
+    text = "".join(
+        json.loads(line[6:])["text"]
+        for line in result.out.split("\n")
+        if line.startswith("data: ") and line != "data: [DONE]"
+    )
     assert text == ANSWER
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_json_output_is_every_event_then_a_summary(cli: Callable[..., Result], text_mock: MockServer, method: str) -> None:
+def test_json_output_is_every_event_then_a_summary(
+    cli: Callable[..., Result], text_mock: MockServer, method: str
+) -> None:
     result = cli("ask", "hi", "--json", "--method", method, base_url=text_mock.base_url)
     assert result.code == 0
     lines = [json.loads(line) for line in result.out.splitlines()]
@@ -62,7 +84,12 @@ def test_json_output_is_every_event_then_a_summary(cli: Callable[..., Result], t
     summary = lines[-1]
     assert summary["model"] == "claude-sonnet-5-5"
     assert summary["stop_reason"] == "end_turn"
-    assert summary["usage"] == {"input_tokens": 1, "output_tokens": 15, "cache_read_tokens": 0, "cache_write_tokens": 0}
+    assert summary["usage"] == {
+        "input_tokens": 1,
+        "output_tokens": 15,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+    }
     assert set(summary) == {"type", "model", "stop_reason", "usage", "ttft_s", "duration_s"}
     assert "usage:" not in result.stderr  # in --json the summary is the last line instead
 
@@ -84,7 +111,9 @@ def _echo_user(result: Result) -> str:
 
 
 def test_enhance_strips_markers_and_joins_bullets(cli: Callable[..., Result], mock: MockServer, home: Path) -> None:
-    (home / "bullets.txt").write_text("- Built   the API\n\n*  led 3 people\n• cut costs\n1. shipped v2\n2) wrote docs \n")
+    (home / "bullets.txt").write_text(
+        "- Built   the API\n\n*  led 3 people\n• cut costs\n1. shipped v2\n2) wrote docs \n"
+    )
     result = cli("enhance", "bullets.txt", "--no-usage", base_url=mock.base_url)
     assert result.code == 0, result.stderr
     body = mock.records[-1].body
@@ -129,8 +158,21 @@ def test_ask_with_piped_stdin_layout(cli: Callable[..., Result], mock: MockServe
 
 @pytest.mark.parametrize("method", METHODS)
 def test_request_options_reach_the_wire(cli: Callable[..., Result], mock: MockServer, method: str) -> None:
-    result = cli("ask", "hi", "--model", "claude-haiku-4-5", "--max-tokens", "77", "--thinking", "--effort", "high",
-                 "--method", method, "--hide-thinking", base_url=mock.base_url)
+    result = cli(
+        "ask",
+        "hi",
+        "--model",
+        "claude-haiku-4-5",
+        "--max-tokens",
+        "77",
+        "--thinking",
+        "--effort",
+        "high",
+        "--method",
+        method,
+        "--hide-thinking",
+        base_url=mock.base_url,
+    )
     assert result.code == 0, result.stderr
     record = mock.records[-1]
     assert record.body is not None
@@ -174,10 +216,14 @@ def test_user_config_dotenv_is_last(cli: Callable[..., Result], mock: MockServer
     assert mock.records[-1].headers["authorization"] == "Bearer tok-123"
 
 
-def test_stop_reason_notes(cli: Callable[..., Result], mock: MockServer, mock_server: Callable[..., MockServer]) -> None:
+def test_stop_reason_notes(
+    cli: Callable[..., Result], mock: MockServer, mock_server: Callable[..., MockServer]
+) -> None:
     cut = cli("ask", "hi", "--max-tokens", "3", base_url=mock.base_url)
     assert cut.code == 0
-    assert "note: stop reason max_tokens: the answer was cut at the --max-tokens limit; raise --max-tokens" in cut.stderr
+    assert (
+        "note: stop reason max_tokens: the answer was cut at the --max-tokens limit; raise --max-tokens" in cut.stderr
+    )
     for reason in ("refusal", "pause_turn", "tool_use", "model_context_window_exceeded"):
         server = mock_server(stop_reason=reason)
         result = cli("ask", "hi", base_url=server.base_url)

@@ -51,7 +51,12 @@ def test_no_key_sends_nothing(cli: Callable[..., Result], mock: MockServer) -> N
 )
 @pytest.mark.parametrize("method", METHODS)
 def test_http_errors(
-    cli: Callable[..., Result], mock_server: Callable[..., MockServer], fault: str, status: int, words: str, method: str
+    cli: Callable[..., Result],
+    mock_server: Callable[..., MockServer],
+    fault: str,
+    status: int,
+    words: str,
+    method: str,
 ) -> None:
     server = mock_server(fault=fault, retry_after=0.0)
     result = cli("ask", "hi", "--method", method, base_url=server.base_url)
@@ -74,7 +79,11 @@ def test_retries_are_announced_and_recover(cli: Callable[..., Result], mock_serv
     lines = result.stderr.splitlines()
     assert lines[0] == "retry 1: HTTP 529 overloaded_error; waiting 0.0 s"
     assert lines[1] == "retry 2: HTTP 529 overloaded_error; waiting 0.0 s"
-    assert [r.headers["x-stainless-retry-count"] for r in server.records] == ["0", "0", "0"]  # cvstream retries
+    assert [r.headers["x-stainless-retry-count"] for r in server.records] == [
+        "0",
+        "0",
+        "0",
+    ]  # cvstream retries
     quiet = mock_server(fault="http529", fault_times=1, retry_after=0.0, text=ANSWER)
     assert "retry" not in cli("ask", "hi", "--quiet", base_url=quiet.base_url).stderr
 
@@ -153,8 +162,16 @@ def test_slow_headers_time_out(cli: Callable[..., Result], mock_server: Callable
 @pytest.mark.parametrize(
     ("fault", "status", "words"),
     [
-        ("error_event", ExitStatus.RATE_LIMITED, "the API sent an error mid-answer: overloaded_error: Overloaded"),
-        ("truncate", ExitStatus.INCOMPLETE, "incomplete response: the stream ended before the answer was complete"),
+        (
+            "error_event",
+            ExitStatus.RATE_LIMITED,
+            "the API sent an error mid-answer: overloaded_error: Overloaded",
+        ),
+        (
+            "truncate",
+            ExitStatus.INCOMPLETE,
+            "incomplete response: the stream ended before the answer was complete",
+        ),
         ("malformed", ExitStatus.INCOMPLETE, "incomplete response: the API sent a malformed event"),
         ("reset", ExitStatus.INCOMPLETE, "incomplete response: the connection was lost mid-answer"),
     ],
@@ -162,8 +179,13 @@ def test_slow_headers_time_out(cli: Callable[..., Result], mock_server: Callable
 @pytest.mark.parametrize("output", ["--raw", "--sse", "--json", "--plain"])
 @pytest.mark.parametrize("method", METHODS)
 def test_mid_stream_failures_keep_the_partial_answer(
-    cli: Callable[..., Result], mock_server: Callable[..., MockServer], fault: str, status: int, words: str,
-    output: str, method: str,
+    cli: Callable[..., Result],
+    mock_server: Callable[..., MockServer],
+    fault: str,
+    status: int,
+    words: str,
+    output: str,
+    method: str,
 ) -> None:
     server = mock_server(fault=fault, text=ANSWER)
     result = cli("ask", "hi", output, "--method", method, base_url=server.base_url)
@@ -175,7 +197,9 @@ def test_mid_stream_failures_keep_the_partial_answer(
     elif output == "--sse":
         assert result.out.endswith(f": error {words}" + result.out.split(words, 1)[1])
         assert "[DONE]" not in result.out
-        assert result.out.startswith('data: {"text": "one"}\n\ndata: {"text": " two"}\n\ndata: {"text": " three"}\n\n: error ')
+        assert result.out.startswith(
+            'data: {"text": "one"}\n\ndata: {"text": " two"}\n\ndata: {"text": " three"}\n\n: error '
+        )
     elif output == "--json":
         last = result.out.splitlines()[-1]
         assert '"type": "cvstream.summary"' in last and f'"exit_status": {int(status)}' in last
@@ -191,7 +215,12 @@ def test_mid_stream_failures_keep_the_partial_answer(
         (["enhance", "bin.txt"], None, {"bin.txt": b"- a\x00b\n"}, "bin.txt looks binary"),
         (["enhance", "empty.txt"], None, {"empty.txt": b""}, "empty.txt has no bullets"),
         (["enhance", "blank.txt"], None, {"blank.txt": b"  \n-\n *  \n"}, "blank.txt has no bullets"),
-        (["enhance", "latin.txt"], None, {"latin.txt": b"- caf\xe9\n"}, "latin.txt is not valid UTF-8 (bad byte at offset 5)"),
+        (
+            ["enhance", "latin.txt"],
+            None,
+            {"latin.txt": b"- caf\xe9\n"},
+            "latin.txt is not valid UTF-8 (bad byte at offset 5)",
+        ),
         (["enhance", "big.txt"], None, {"big.txt": b"- x\n" * 300_000}, "over the limit of 1,048,576 bytes"),
         (["enhance"], None, {}, "no bullets given"),
         (["ask"], None, {}, "no prompt given"),
@@ -206,8 +235,13 @@ def test_mid_stream_failures_keep_the_partial_answer(
     ],
 )
 def test_bad_input_is_refused_before_any_request(
-    cli: Callable[..., Result], mock: MockServer, home: Path, args: list[str], stdin: bytes | None,
-    files: dict[str, bytes | str], words: str,
+    cli: Callable[..., Result],
+    mock: MockServer,
+    home: Path,
+    args: list[str],
+    stdin: bytes | None,
+    files: dict[str, bytes | str],
+    words: str,
 ) -> None:
     for name, content in files.items():
         if name.endswith("/"):
@@ -228,7 +262,9 @@ def test_bad_environment_value(cli: Callable[..., Result], mock: MockServer) -> 
     assert mock.records == []
 
 
-def test_debug_shows_a_traceback_but_never_the_key(cli: Callable[..., Result], mock_server: Callable[..., MockServer]) -> None:
+def test_debug_shows_a_traceback_but_never_the_key(
+    cli: Callable[..., Result], mock_server: Callable[..., MockServer]
+) -> None:
     server = mock_server(fault="http401")
     result = cli("ask", "hi", "--debug", base_url=server.base_url)
     assert result.code == ExitStatus.AUTH

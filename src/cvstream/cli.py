@@ -8,7 +8,6 @@ stdout 141, and no traceback unless --debug.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import threading
 import traceback
@@ -56,16 +55,26 @@ def _complete_models(incomplete: str) -> list[str]:
 # -- options shared by `ask` and `enhance` -------------------------------------------------------------
 ModelOpt = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="Model id [default: CVSTREAM_MODEL, else the newest Sonnet].",
-                 autocompletion=_complete_models, show_default=False),
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model id [default: CVSTREAM_MODEL, else the newest Sonnet].",
+        autocompletion=_complete_models,
+        show_default=False,
+    ),
 ]
 MaxTokensOpt = Annotated[
-    int | None, typer.Option("--max-tokens", help="Most tokens to generate [default: 1024].", show_default=False)
+    int | None,
+    typer.Option("--max-tokens", help="Most tokens to generate [default: 1024].", show_default=False),
 ]
 MethodOpt = Annotated[
     Method | None,
-    typer.Option("--method", help="SDK method: create(stream=True), or the messages.stream() helper [default: create].",
-                 show_default=False, case_sensitive=False),
+    typer.Option(
+        "--method",
+        help="SDK method: create(stream=True), or the messages.stream() helper [default: create].",
+        show_default=False,
+        case_sensitive=False,
+    ),
 ]
 ThinkingOpt = Annotated[bool, typer.Option("--thinking", help="Enable adaptive thinking.")]
 EffortOpt = Annotated[Effort | None, typer.Option("--effort", help="Output effort (output_config.effort).")]
@@ -73,29 +82,84 @@ SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System te
 SystemFileOpt = Annotated[
     Path | None, typer.Option("--system-file", help="Read the system text from a file.", dir_okay=False)
 ]
-RawOpt = Annotated[bool, typer.Option("--raw", help="Only the answer's text (the default when stdout is not a terminal).", rich_help_panel="Output")]
-SseOpt = Annotated[bool, typer.Option("--sse", help="Server-Sent Events: data: {\"text\": ...} per delta, then data: [DONE].", rich_help_panel="Output")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="NDJSON: every API event as sent, then a cvstream.summary line.", rich_help_panel="Output")]
-PlainOpt = Annotated[bool, typer.Option("--plain", help="Plain streamed text on a terminal, no Markdown rendering.", rich_help_panel="Output")]
-HideThinkingOpt = Annotated[bool, typer.Option("--hide-thinking", help="Do not show thinking on the terminal.", rich_help_panel="Output")]
+RawOpt = Annotated[
+    bool,
+    typer.Option(
+        "--raw",
+        help="Only the answer's text (the default when stdout is not a terminal).",
+        rich_help_panel="Output",
+    ),
+]
+SseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sse",
+        help='Server-Sent Events: data: {"text": ...} per delta, then data: [DONE].',
+        rich_help_panel="Output",
+    ),
+]
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="NDJSON: every API event as sent, then a cvstream.summary line.",
+        rich_help_panel="Output",
+    ),
+]
+PlainOpt = Annotated[
+    bool,
+    typer.Option("--plain", help="Plain streamed text on a terminal, no Markdown rendering.", rich_help_panel="Output"),
+]
+HideThinkingOpt = Annotated[
+    bool,
+    typer.Option("--hide-thinking", help="Do not show thinking on the terminal.", rich_help_panel="Output"),
+]
 NoUsageOpt = Annotated[bool, typer.Option("--no-usage", help="No usage summary on stderr.", rich_help_panel="Output")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notes, retry lines or spinner on stderr (errors still show).", rich_help_panel="Output")]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No notes, retry lines or spinner on stderr (errors still show).",
+        rich_help_panel="Output",
+    ),
+]
 TimeoutOpt = Annotated[
     float | None,
-    typer.Option("--timeout", help="Connect and per-read timeout in seconds [default: 10 connect, 180 read].",
-                 show_default=False, rich_help_panel="Network", min=0.001),
+    typer.Option(
+        "--timeout",
+        help="Connect and per-read timeout in seconds [default: 10 connect, 180 read].",
+        show_default=False,
+        rich_help_panel="Network",
+        min=0.001,
+    ),
 ]
 MaxRetriesOpt = Annotated[
-    int | None, typer.Option("--max-retries", help="Retries before the answer begins [default: 2].", min=0,
-                             show_default=False, rich_help_panel="Network")
+    int | None,
+    typer.Option(
+        "--max-retries",
+        help="Retries before the answer begins [default: 2].",
+        min=0,
+        show_default=False,
+        rich_help_panel="Network",
+    ),
 ]
 MaxRetryWaitOpt = Annotated[
-    float, typer.Option("--max-retry-wait", help="Longest retry-after to obey, in seconds; longer ones fail at once.",
-                        min=0, rich_help_panel="Network")
+    float,
+    typer.Option(
+        "--max-retry-wait",
+        help="Longest retry-after to obey, in seconds; longer ones fail at once.",
+        min=0,
+        rich_help_panel="Network",
+    ),
 ]
 OfflineOpt = Annotated[
-    bool, typer.Option("--offline", help="Answer from the built-in mock server (no key needed). Also CVSTREAM_OFFLINE=1.",
-                       rich_help_panel="Network")
+    bool,
+    typer.Option(
+        "--offline",
+        help="Answer from the built-in mock server (no key needed). Also CVSTREAM_OFFLINE=1.",
+        rich_help_panel="Network",
+    ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show a traceback on errors.", hidden=False)]
 
@@ -160,8 +224,12 @@ def _stream(
 
     env = _env(ctx)
     settings = load_settings(
-        env.environ, env.cwd, model=model, max_tokens=max_tokens,
-        method=method.value if method else None, offline=offline or None,
+        env.environ,
+        env.cwd,
+        model=model,
+        max_tokens=max_tokens,
+        method=method.value if method else None,
+        offline=offline or None,
     )
     key = settings.api_key.value
     reporter = Reporter(env.stderr_console(), quiet=quiet, secrets=(key or "",))
@@ -191,13 +259,28 @@ def _stream(
         max_retry_wait=max_retry_wait,
     )
     jobs_list = [
-        Job(label, Request(model=settings.model.value, max_tokens=settings.max_tokens.value, user=user,
-                           system=system, thinking=thinking, effort=effort.value if effort else None))
+        Job(
+            label,
+            Request(
+                model=settings.model.value,
+                max_tokens=settings.max_tokens.value,
+                user=user,
+                system=system,
+                thinking=thinking,
+                effort=effort.value if effort else None,
+            ),
+        )
         for label, user in users
     ]
     options = Options(
-        method=settings.method.value, output=output, show_usage=not no_usage, show_thinking=not hide_thinking,
-        quiet=quiet, jobs=jobs, out_dir=out_dir, debug=debug,
+        method=settings.method.value,
+        output=output,
+        show_usage=not no_usage,
+        show_thinking=not hide_thinking,
+        quiet=quiet,
+        jobs=jobs,
+        out_dir=out_dir,
+        debug=debug,
     )
     try:
         return int(run(env, reporter, conn, jobs_list, options))
@@ -223,8 +306,14 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", "-V", help="Show cvstream's, the SDK's and Python's versions.",
-                           callback=_version, is_eager=True)
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Show cvstream's, the SDK's and Python's versions.",
+            callback=_version,
+            is_eager=True,
+        ),
     ] = False,
 ) -> None:
     """Stream Claude completions into your terminal and into other programs.
@@ -247,9 +336,15 @@ def enhance(
         list[str] | None,
         typer.Argument(help="Bullet files (one bullet per line; - reads stdin). None: read stdin.", show_default=False),
     ] = None,
-    job: Annotated[Path | None, typer.Option("--job", "-j", help="A job description to tailor the bullets to.", dir_okay=False)] = None,
+    job: Annotated[
+        Path | None,
+        typer.Option("--job", "-j", help="A job description to tailor the bullets to.", dir_okay=False),
+    ] = None,
     jobs: Annotated[int, typer.Option("--jobs", help="Files processed at once.", min=1)] = 4,
-    out_dir: Annotated[Path | None, typer.Option("--out-dir", "-o", help="Write each result to its own file here.", file_okay=False)] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", "-o", help="Write each result to its own file here.", file_okay=False),
+    ] = None,
     system: SystemOpt = None,
     system_file: SystemFileOpt = None,
     model: ModelOpt = None,
@@ -305,24 +400,42 @@ def enhance(
         if len(set(targets)) != len(targets):
             raise UsageError("two inputs would write the same file in --out-dir", "rename one of them")
     return _stream(
-        ctx, users, system_text, model=model, max_tokens=max_tokens, method=method, thinking=thinking,
-        effort=effort, output=output, hide_thinking=hide_thinking, no_usage=no_usage, quiet=quiet,
-        timeout=timeout, max_retries=max_retries, max_retry_wait=max_retry_wait, offline=offline,
-        debug=debug, jobs=jobs, out_dir=out_dir,
+        ctx,
+        users,
+        system_text,
+        model=model,
+        max_tokens=max_tokens,
+        method=method,
+        thinking=thinking,
+        effort=effort,
+        output=output,
+        hide_thinking=hide_thinking,
+        no_usage=no_usage,
+        quiet=quiet,
+        timeout=timeout,
+        max_retries=max_retries,
+        max_retry_wait=max_retry_wait,
+        offline=offline,
+        debug=debug,
+        jobs=jobs,
+        out_dir=out_dir,
     )
 
 
 @app.command(
     epilog=(
         "Examples:\n\n"
-        "  cvstream ask \"explain SSE in one paragraph\"\n\n"
-        "  git log -20 | cvstream ask \"write release notes\" > notes.md\n\n"
-        "  cvstream ask --json \"hi\" | jq -c .type"
+        '  cvstream ask "explain SSE in one paragraph"\n\n'
+        '  git log -20 | cvstream ask "write release notes" > notes.md\n\n'
+        '  cvstream ask --json "hi" | jq -c .type'
     ),
 )
 def ask(
     ctx: typer.Context,
-    prompt: Annotated[list[str] | None, typer.Argument(help="The instruction (words are joined by spaces).", show_default=False)] = None,
+    prompt: Annotated[
+        list[str] | None,
+        typer.Argument(help="The instruction (words are joined by spaces).", show_default=False),
+    ] = None,
     system: SystemOpt = None,
     system_file: SystemFileOpt = None,
     model: ModelOpt = None,
@@ -360,9 +473,22 @@ def ask(
         raise UsageError("no prompt given", 'pass one (cvstream ask "...") or pipe text on stdin')
     system_text = _system_text(env, system, system_file, None)
     return _stream(
-        ctx, [("prompt", user)], system_text, model=model, max_tokens=max_tokens, method=method, thinking=thinking,
-        effort=effort, output=output, hide_thinking=hide_thinking, no_usage=no_usage, quiet=quiet,
-        timeout=timeout, max_retries=max_retries, max_retry_wait=max_retry_wait, offline=offline,
+        ctx,
+        [("prompt", user)],
+        system_text,
+        model=model,
+        max_tokens=max_tokens,
+        method=method,
+        thinking=thinking,
+        effort=effort,
+        output=output,
+        hide_thinking=hide_thinking,
+        no_usage=no_usage,
+        quiet=quiet,
+        timeout=timeout,
+        max_retries=max_retries,
+        max_retry_wait=max_retry_wait,
+        offline=offline,
         debug=debug,
     )
 
@@ -379,16 +505,37 @@ def mock(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to bind; anything but loopback prints a warning.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 8765,
-    transcript: Annotated[Path | None, typer.Option(help="Replay this recorded SSE body verbatim.", dir_okay=False, exists=True)] = None,
-    text: Annotated[Path | None, typer.Option("--text", help="Stream this file's text as text deltas.", dir_okay=False, exists=True)] = None,
-    tokens_per_second: Annotated[float, typer.Option(help="Pace of text deltas; 0 = as fast as possible.", min=0)] = 80.0,
+    transcript: Annotated[
+        Path | None, typer.Option(help="Replay this recorded SSE body verbatim.", dir_okay=False, exists=True)
+    ] = None,
+    text: Annotated[
+        Path | None,
+        typer.Option("--text", help="Stream this file's text as text deltas.", dir_okay=False, exists=True),
+    ] = None,
+    tokens_per_second: Annotated[
+        float, typer.Option(help="Pace of text deltas; 0 = as fast as possible.", min=0)
+    ] = 80.0,
     first_token_ms: Annotated[float, typer.Option(help="Delay before the first text delta.", min=0)] = 300.0,
-    chunk_bytes: Annotated[int, typer.Option(help="Split writes into pieces this size (mid-event, mid-character); 0 = off.", min=0)] = 0,
-    fault: Annotated[str | None, typer.Option(help="Fail requests: http400 http401 http403 http404 http413 http429 http500 http529 error_event truncate malformed reset stall slow_headers.", show_default=False)] = None,
+    chunk_bytes: Annotated[
+        int,
+        typer.Option(help="Split writes into pieces this size (mid-event, mid-character); 0 = off.", min=0),
+    ] = 0,
+    fault: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Fail requests: http400 http401 http403 http404 http413 http429 http500 http529"
+                " error_event truncate malformed reset stall slow_headers."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     fault_after: Annotated[int, typer.Option(help="Text deltas sent before a mid-stream fault.", min=0)] = 3,
     fault_times: Annotated[int, typer.Option(help="Only the first K requests fail; 0 = all.", min=0)] = 0,
     retry_after: Annotated[float, typer.Option(help="retry-after seconds sent with 429, 500 and 529.", min=0)] = 1.0,
-    stop_reason: Annotated[str | None, typer.Option(help="Stop reason of generated replies (e.g. refusal).", show_default=False)] = None,
+    stop_reason: Annotated[
+        str | None, typer.Option(help="Stop reason of generated replies (e.g. refusal).", show_default=False)
+    ] = None,
 ) -> int:
     """Run a loopback Anthropic Messages API for trying cvstream and testing scripts without a key.
 
@@ -403,10 +550,18 @@ def mock(
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: binding {host}: the mock server is reachable from other machines", file=env.stderr)
     config = MockConfig(
-        host=host, port=port, transcript=transcript.read_bytes() if transcript else None,
-        text=text.read_text(encoding="utf-8") if text else None, tokens_per_second=tokens_per_second,
-        first_token_ms=first_token_ms, chunk_bytes=chunk_bytes, fault=fault, fault_after=fault_after,
-        fault_times=fault_times, retry_after=retry_after, stop_reason=stop_reason,
+        host=host,
+        port=port,
+        transcript=transcript.read_bytes() if transcript else None,
+        text=text.read_text(encoding="utf-8") if text else None,
+        tokens_per_second=tokens_per_second,
+        first_token_ms=first_token_ms,
+        chunk_bytes=chunk_bytes,
+        fault=fault,
+        fault_after=fault_after,
+        fault_times=fault_times,
+        retry_after=retry_after,
+        stop_reason=stop_reason,
     )
     try:
         server = MockServer(config, log=env.stderr)
@@ -452,15 +607,6 @@ def config(ctx: typer.Context) -> int:
 
 
 # -- the entry point --------------------------------------------------------------------------------
-def _silence_stdout() -> None:
-    """After a broken pipe: point fd 1 at /dev/null so the interpreter's final flush cannot fail."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-
-
 def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv
 
@@ -485,7 +631,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         Reporter(env.stderr_console()).error(exc)
         return int(exc.status)
     except BrokenPipeError:
-        _silence_stdout()
+        env.silence_stdout()
         return ExitStatus.BROKEN_PIPE
     except KeyboardInterrupt:
         return ExitStatus.INTERRUPTED

@@ -67,9 +67,7 @@ def env_layers(environ: Mapping[str, str], cwd: Path) -> list[tuple[str, Mapping
     ]
 
 
-def _lookup(
-    layers: list[tuple[str, Mapping[str, str]]], names: tuple[str, ...]
-) -> tuple[str, str, str] | None:
+def _lookup(layers: list[tuple[str, Mapping[str, str]]], names: tuple[str, ...]) -> tuple[str, str, str] | None:
     """(value, source, variable) of the first non-empty variable among `names`, layer by layer."""
     for source, values in layers:
         for name in names:
@@ -151,7 +149,12 @@ def load_settings(
         base_url=_resolve(None, "", layers, ("ANTHROPIC_BASE_URL",), as_str, lambda: None),
         model=_resolve(model, "--model", layers, ("CVSTREAM_MODEL",), as_str, default_model),
         max_tokens=_resolve(
-            max_tokens, "--max-tokens", layers, ("CVSTREAM_MAX_TOKENS",), parse_max_tokens, lambda: DEFAULT_MAX_TOKENS
+            max_tokens,
+            "--max-tokens",
+            layers,
+            ("CVSTREAM_MAX_TOKENS",),
+            parse_max_tokens,
+            lambda: DEFAULT_MAX_TOKENS,
         ),
         method=_resolve(method, "--method", layers, ("CVSTREAM_METHOD",), parse_method, lambda: "create"),
         offline=_resolve(offline or None, "--offline", layers, ("CVSTREAM_OFFLINE",), _parse_bool, lambda: False),

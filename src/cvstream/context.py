@@ -60,12 +60,23 @@ class Env:
             _environ=environ,
         )
 
+    def silence_stdout(self) -> None:
+        """After a broken pipe: point fd 1 at /dev/null so the interpreter's final flush cannot fail."""
+        if self.stdout is not sys.stdout.buffer:
+            return
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+
     def stderr_console(self) -> Console:
         return self._console(self.stderr, self.stderr_isatty)
 
     def stdout_console(self) -> Console:
-        text: TextIO = sys.stdout if self.stdout is sys.stdout.buffer else _Utf8Writer(self.stdout)
-        return self._console(text, self.stdout_isatty)
+        if self.stdout is sys.stdout.buffer:
+            return self._console(sys.stdout, self.stdout_isatty)
+        return self._console(_Utf8Writer(self.stdout), self.stdout_isatty)  # type: ignore[arg-type]
 
 
 class _Utf8Writer(io.TextIOBase):

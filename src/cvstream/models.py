@@ -52,7 +52,9 @@ def deprecated_models() -> frozenset[str]:
             tree = ast.parse((root / "_data" / "deprecated_models.py").read_text(encoding="utf-8"))
             for node in ast.walk(tree):
                 if isinstance(node, ast.Dict):
-                    return frozenset(k.value for k in node.keys if isinstance(k, ast.Constant))
+                    return frozenset(
+                        k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                    )
     except (OSError, SyntaxError):
         pass
     return frozenset()

@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -128,6 +129,9 @@ def run(
         if len(jobs) == 1:
             return _run_one(env, reporter, client, conn, jobs[0], options)
         return _run_in_order(env, reporter, client, conn, jobs, options)
+    except BrokenPipeError:  # the reader closed stdout (`| head`): stop quietly
+        env.silence_stdout()
+        return ExitStatus.BROKEN_PIPE
     finally:
         client.close()
 
@@ -187,10 +191,10 @@ def _run_in_order(
     queues: list[queue.Queue[object]] = [queue.Queue() for _ in jobs]
     cancel = threading.Event()
     statuses: list[ExitStatus] = []
+    raw = options.output == "json"
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         for job, out in zip(jobs, queues, strict=True):
-            raw = options.output == "json"
-            pool.submit(_produce, lambda job=job, raw=raw: _events(client, conn, job, options, raw), out, cancel)  # type: ignore[misc]
+            pool.submit(_produce, partial(_events, client, conn, job, options, raw), out, cancel)
         try:
             for index, (job, out) in enumerate(zip(jobs, queues, strict=True)):
                 header = f"{'' if index == 0 else chr(10)}==> {job.label} <==\n"
@@ -247,7 +251,7 @@ def _run_to_files(
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         results = list(pool.map(one, jobs))
     statuses = []
-    for job, (summary, error, target) in zip(jobs, results, strict=True):
+    for job, (_, error, _) in zip(jobs, results, strict=True):
         statuses.append(error.status if error else ExitStatus.OK)
         if error is not None:
             reporter.line(f"{job.label}: {error.message}", "bold red")
@@ -263,14 +267,24 @@ def _usage_table(
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("input", "output", "status", "in", "out", "cache read", "cache write", "stop", "time"):
-        table.add_column(column, justify="right" if column in ("in", "out", "cache read", "cache write", "time") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("in", "out", "cache read", "cache write", "time") else "left",
+        )
     for job, (summary, error, target) in zip(jobs, results, strict=True):
         u = summary.usage
         status = "ok" if error is None else f"failed ({int(error.status)})"
         shown = target.name if error is None else target.name + ".partial"
         duration = summary.duration or 0.0
         table.add_row(
-            job.label, shown, status, f"{u.input_tokens:,}", f"{u.output_tokens:,}", f"{u.cache_read_tokens:,}",
-            f"{u.cache_write_tokens:,}", summary.stop_reason or "-", f"{duration:.2f} s",
+            job.label,
+            shown,
+            status,
+            f"{u.input_tokens:,}",
+            f"{u.output_tokens:,}",
+            f"{u.cache_read_tokens:,}",
+            f"{u.cache_write_tokens:,}",
+            summary.stop_reason or "-",
+            f"{duration:.2f} s",
         )
     reporter.console.print(table)

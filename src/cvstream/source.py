@@ -240,7 +240,9 @@ def stream_error(exc: BaseException, conn: Connection) -> CvstreamError:
             "the text so far was kept; try again, or raise --timeout",
         )
     if isinstance(exc, ValueError):  # json.JSONDecodeError
-        return IncompleteError("incomplete response: the API sent a malformed event", "the text so far was kept; try again")
+        return IncompleteError(
+            "incomplete response: the API sent a malformed event", "the text so far was kept; try again"
+        )
     return IncompleteError(
         f"incomplete response: the connection was lost mid-answer ({type(exc).__name__})",
         "the text so far was kept; try again",
@@ -267,18 +269,20 @@ def retry_after(headers: Any) -> float | None:
         parsed = email.utils.parsedate_tz(raw)
         if parsed is None:
             return None
-        return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+        return max(0.0, float(email.utils.mktime_tz(parsed)) - time.time())
 
 
 def _should_retry(exc: anthropic.APIStatusError) -> bool:
-    header = exc.response.headers.get("x-should-retry")
+    header: str | None = exc.response.headers.get("x-should-retry")
     if header in ("true", "false"):
         return header == "true"
-    return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    status: int = exc.status_code
+    return status in (408, 409, 429) or status >= 500
 
 
 def backoff(retries_so_far: int) -> float:
-    return min(0.5 * 2**retries_so_far, 8.0) * random.uniform(0.75, 1.0)
+    delay: float = min(0.5 * 2**retries_so_far, 8.0) * random.uniform(0.75, 1.0)
+    return delay
 
 
 # -- streaming -----------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
 
 
 def message_start(model: str, message_id: str, input_tokens: int) -> Frame:
-    message = {
+    message: dict[str, Any] = {
         "id": message_id,
         "type": "message",
         "role": "assistant",
@@ -133,23 +133,35 @@ def build_stream(
             Frame(
                 sse(
                     "content_block_start",
-                    {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+                    },
                 )
             )
         )
         for piece in split_deltas(thinking):
             delta = {"type": "thinking_delta", "thinking": piece}
-            frames.append(Frame(sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})))
+            frames.append(
+                Frame(sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
+            )
             output += 1
         signature = {"type": "signature_delta", "signature": "bW9jay1zaWduYXR1cmU="}
-        frames.append(Frame(sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": signature})))
+        frames.append(
+            Frame(sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": signature}))
+        )
         frames.append(Frame(sse("content_block_stop", {"type": "content_block_stop", "index": 0})))
         index = 1
     frames.append(
         Frame(
             sse(
                 "content_block_start",
-                {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "text", "text": ""},
+                },
             )
         )
     )
@@ -161,7 +173,10 @@ def build_stream(
     for piece in pieces:
         delta = {"type": "text_delta", "text": piece}
         frames.append(
-            Frame(sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}), True)
+            Frame(
+                sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}),
+                True,
+            )
         )
     output += len(pieces)
     frames.append(Frame(sse("content_block_stop", {"type": "content_block_stop", "index": index})))
@@ -210,7 +225,9 @@ def transcript_text(frames: list[Frame]) -> str:
     return "".join(out)
 
 
-def message_body(*, text: str, model: str, message_id: str, input_tokens: int, max_tokens: int, stop_reason: str | None) -> bytes:
+def message_body(
+    *, text: str, model: str, message_id: str, input_tokens: int, max_tokens: int, stop_reason: str | None
+) -> bytes:
     """A non-streaming `Message` reply."""
     pieces = split_deltas(text)
     reason = stop_reason or "end_turn"
@@ -230,7 +247,9 @@ def message_body(*, text: str, model: str, message_id: str, input_tokens: int, m
 
 
 def error_body(error_type: str, message: str, request_id: str) -> bytes:
-    return json.dumps({"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}).encode()
+    return json.dumps(
+        {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
+    ).encode()
 
 
 def error_event(error_type: str, message: str) -> Frame:

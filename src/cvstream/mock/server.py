@@ -27,7 +27,11 @@ from cvstream.mock.replies import Frame
 HTTP_FAULTS: dict[str, tuple[int, str, str]] = {
     "http400": (400, "invalid_request_error", "mock fault http400: max_tokens: this value is not valid"),
     "http401": (401, "authentication_error", "invalid x-api-key"),
-    "http403": (403, "permission_error", "Your API key does not have permission to use the specified resource."),
+    "http403": (
+        403,
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+    ),
     "http404": (404, "not_found_error", "model: {model}"),
     "http413": (413, "request_too_large", "Request exceeds the maximum allowed number of bytes."),
     "http429": (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
@@ -123,7 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.state.log is None:
             return
         elapsed = time.monotonic() - started
-        line = f"{record.method} {record.path} {record.status} {record.outcome} deltas={record.deltas_sent} {elapsed:.2f}s"
+        line = (
+            f"{record.method} {record.path} {record.status} {record.outcome} deltas={record.deltas_sent} {elapsed:.2f}s"
+        )
         print(line + (f" {extra}" if extra else ""), file=self.state.log, flush=True)
 
     def _send_json(self, status: int, body: bytes, request_id: str, headers: dict[str, str] | None = None) -> None:
@@ -206,7 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
             state.changed()
             self._log(record, started, f"model={(record.body or {}).get('model')}")
 
-    def _error(self, record: RequestRecord, status: int, kind: str, message: str, request_id: str, **headers: str) -> None:
+    def _error(
+        self, record: RequestRecord, status: int, kind: str, message: str, request_id: str, **headers: str
+    ) -> None:
         record.status = status
         self._send_json(status, replies.error_body(kind, message, request_id), request_id, headers)
 
@@ -246,13 +254,21 @@ class _Handler(BaseHTTPRequestHandler):
         message_id = "msg_mock_" + uuid.uuid4().hex[:20]
         input_tokens = replies.estimate_tokens(replies.request_text(body))
         max_tokens = int(body["max_tokens"]) if isinstance(body["max_tokens"], int) else 1024
-        text = config.text if config.text is not None else replies.echo_text(body, headers.get("x-stainless-helper-method"))
+        text = (
+            config.text
+            if config.text is not None
+            else replies.echo_text(body, headers.get("x-stainless-helper-method"))
+        )
         if not body.get("stream"):
             if config.transcript is not None:
                 text = replies.transcript_text(replies.parse_transcript(config.transcript))
             record.status = 200
             reply = replies.message_body(
-                text=text, model=model, message_id=message_id, input_tokens=input_tokens, max_tokens=max_tokens,
+                text=text,
+                model=model,
+                message_id=message_id,
+                input_tokens=input_tokens,
+                max_tokens=max_tokens,
                 stop_reason=config.stop_reason,
             )
             self._send_json(200, reply, request_id)
@@ -262,8 +278,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             thinking = "Let me look at what this request carries." if body.get("thinking") else None
             frames = replies.build_stream(
-                text=text, model=model, message_id=message_id, input_tokens=input_tokens, max_tokens=max_tokens,
-                thinking=thinking, stop_reason=config.stop_reason,
+                text=text,
+                model=model,
+                message_id=message_id,
+                input_tokens=input_tokens,
+                max_tokens=max_tokens,
+                thinking=thinking,
+                stop_reason=config.stop_reason,
             )
         self._stream(record, frames, request_id, fault)
 
@@ -324,7 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "truncate":
             self._end_chunks()
         elif fault == "malformed":
-            self._write_chunk(b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {\n\n')
+            self._write_chunk(b'event: content_block_delta\ndata: {"type": "content_block_delta", "delta": {\n\n')
             self._end_chunks()
         elif fault == "reset":
             self._reset()
@@ -378,12 +399,14 @@ class MockServer:
             return self.state.cond.wait_for(lambda: predicate(self.state.records), timeout)
 
     def start(self) -> str:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="cvstream-mock", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="cvstream-mock", daemon=True
+        )
         self._thread.start()
         return self.base_url
 
     def serve_forever(self) -> None:
-        self._server.serve_forever()
+        self._server.serve_forever(poll_interval=0.1)
 
     def close(self) -> None:
         self.state.stop.set()

@@ -214,7 +214,14 @@ class LiveSink:
                 self._console.line()
             self._thinking = ""
         elif self._mode == "tool":
-            self._print(Text(f"⚙ {self._tool_name} {_compact_json(self._tool_json)}", style="dim", no_wrap=True, overflow="ellipsis"))
+            self._print(
+                Text(
+                    f"⚙ {self._tool_name} {_compact_json(self._tool_json)}",
+                    style="dim",
+                    no_wrap=True,
+                    overflow="ellipsis",
+                )
+            )
         else:
             return
         self._mode = "text"
