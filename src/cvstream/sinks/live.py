@@ -18,6 +18,7 @@ Parsing uses one markdown-it parser configured like rich's, and only ever parses
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -99,6 +100,12 @@ class LiveSink:
         self._tool_json = ""
         self._region_key: tuple[Any, ...] = ()
         self._region_view: Any = Text("")
+        # One lock for everything that writes to the terminal: rich's own refresh thread would redraw the
+        # live region while the main thread prints a finished block above it, and lose lines.
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     # -- the live region ----------------------------------------------------------------------------
     def _region(self) -> Any:
@@ -128,30 +135,43 @@ class LiveSink:
         if self._live is None:
             self._live = Live(
                 console=self._console,
-                refresh_per_second=REFRESH_PER_SECOND,
+                auto_refresh=False,
                 transient=True,
                 redirect_stdout=False,
                 redirect_stderr=False,
                 get_renderable=self._region,
             )
             self._live.start()
+            self._ticker = threading.Thread(target=self._tick, name="cvstream-live", daemon=True)
+            self._ticker.start()
         return self._live
 
+    def _tick(self) -> None:
+        """Redraw the live region when it changed, at most REFRESH_PER_SECOND times a second."""
+        while not self._stop.wait(1.0 / REFRESH_PER_SECOND):
+            with self._lock:
+                if self._dirty and self._live is not None:
+                    self._dirty = False
+                    self._live.refresh()
+
     def _refresh(self) -> None:
-        """Make sure the live region runs; its own thread redraws it `REFRESH_PER_SECOND` times a second."""
+        """Mark the live region for redrawing (by the ticker thread, so the cost is per refresh, not per delta)."""
         self._ensure_live()
+        self._dirty = True
 
     def _print(self, renderable: Any) -> None:
         """Print above the live region, to the scrollback, once."""
-        self._console.print(renderable)
+        with self._lock:
+            self._console.print(renderable)
 
     # -- answer text --------------------------------------------------------------------------------
     def _print_blocks(self, source: str, kinds: list[str]) -> None:
         if not source.strip():
             return
-        if _needs_lead(self._previous, kinds[0]):
-            self._console.line()
-        self._print(self._markdown(source))
+        with self._lock:
+            if _needs_lead(self._previous, kinds[0]):
+                self._console.line()
+            self._console.print(self._markdown(source))
         self._previous = kinds[-1]
 
     def _commit(self) -> None:
@@ -211,7 +231,7 @@ class LiveSink:
             if self._show_thinking and self._thinking.strip():
                 self._print(Text("thinking", style="dim italic bold"))
                 self._print(Text(self._thinking.strip("\n"), style="dim"))
-                self._console.line()
+                self._print(Text(""))
             self._thinking = ""
         elif self._mode == "tool":
             self._print(
@@ -228,6 +248,9 @@ class LiveSink:
         self._refresh()
 
     def finish(self, summary: Summary, error: CvstreamError | None) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
         if self._live is not None:
             self._live.stop()  # transient: the live region is erased, the cursor shown
             self._live = None

@@ -1,0 +1,177 @@
+"""Live terminal rendering: the bytes cvstream writes to a terminal, replayed through a terminal
+emulator (pyte), must leave exactly what rich prints for the whole answer at once at that width."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import select
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pyte
+import pytest
+from rich.console import Console
+from rich.markdown import Markdown
+
+from cvstream.mock.server import MockServer
+from cvstream.sinks.live import make_parser, split_finished
+from tests.conftest import FAKE_KEY, Result, subprocess_env
+
+
+def long_markdown(sections: int = 6) -> str:
+    parts = []
+    for i in range(sections):
+        parts.append(
+            f"## Section {i}: results that matter\n\n"
+            f"Paragraph {i} explains the work in enough words to wrap across several lines at narrow widths, "
+            f"with **bold**, *italic* and `inline code` mixed in, and a [link](https://example.com/{i}).\n"
+            "Its second line is a soft break inside the same paragraph.\n\n"
+            "- first bullet with a fairly long sentence that wraps at forty columns\n"
+            "- second bullet\n"
+            "  - nested bullet\n"
+            "- third bullet\n\n"
+            "1. numbered one\n2. numbered two\n3. numbered three\n\n"
+            "```python\n"
+            f"def section_{i}(x):\n"
+            "    # a comment line that is long enough to need more than forty columns of width\n"
+            "    return x * 2\n"
+            "```\n\n"
+            "> A block quote that also goes on for a while so that it wraps.\n"
+            "> And continues.\n\n"
+            "| metric | before | after |\n|---|---:|---:|\n| latency | 120 ms | 45 ms |\n| cost | $10 | $7 |\n\n"
+            "---\n\n"
+            "- loose list item one\n\n- loose list item two\n\n"
+            "Closing paragraph for the section.\n\n"
+        )
+    return "# The report\n\n" + "".join(parts) + "Final words, without a trailing newline."
+
+
+def screen_lines(data: bytes, width: int, height: int) -> list[str]:
+    """Everything a terminal holds after `data`: scrollback then screen, trailing blanks dropped."""
+    screen = pyte.HistoryScreen(width, height, history=100_000)
+    pyte.ByteStream(screen).feed(data)
+    lines = ["".join(char.data for char in row.values()) for row in screen.history.top]
+    lines += list(screen.display)
+    lines = [line.rstrip() for line in lines]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def one_shot(text: str, width: int, height: int) -> bytes:
+    console = Console(file=io.StringIO(), width=width, height=height, force_terminal=True, color_system="standard")
+    console.print(Markdown(text))
+    return console.file.getvalue().replace("\n", "\r\n").encode()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("width", [40, 57, 80, 120, 200])
+def test_terminal_holds_exactly_the_one_shot_render(
+    cli: Callable[..., Result], mock_server: Callable[..., MockServer], width: int
+) -> None:
+    text = long_markdown()
+    server = mock_server(text=text, tokens_per_second=0.0 if width != 80 else 4000.0)
+    height = 24
+    result = cli("ask", "x", base_url=server.base_url, tty=True, columns=width, lines=height, env={"TERM": "xterm"})
+    assert result.code == 0, result.stderr
+    got = screen_lines(result.stdout.replace(b"\n", b"\r\n"), width, height)
+    want = screen_lines(one_shot(text, width, height), width, height)
+    assert len(want) > 4 * height  # far longer than the screen
+    assert got == want
+
+
+def test_split_finished_only_commits_blocks_that_cannot_change() -> None:
+    parser = make_parser()
+    assert split_finished(parser, "para one\nstill para") == ("", [], "para one\nstill para")
+    finished, kinds, tail = split_finished(parser, "para one\n\n- item\n")
+    assert (finished, kinds, tail) == ("para one\n\n", ["paragraph_open"], "- item\n")
+    # An open code fence swallows everything after it: nothing is committed inside it.
+    finished, kinds, tail = split_finished(parser, "intro\n\n```\ncode\n\nmore code\n")
+    assert finished == "intro\n\n" and tail == "```\ncode\n\nmore code\n"
+    # A table's header row only becomes a table with the delimiter row: it stays in the tail.
+    assert split_finished(parser, "| a | b |\n")[0] == ""
+
+
+def test_no_color_keeps_the_layout(cli: Callable[..., Result], mock_server: Callable[..., MockServer]) -> None:
+    text = long_markdown(2)
+    server = mock_server(text=text)
+    colored = cli("ask", "x", base_url=server.base_url, tty=True, env={"TERM": "xterm"})
+    plain = cli("ask", "x", base_url=server.base_url, tty=True, env={"NO_COLOR": "1", "TERM": "xterm"})
+    assert b"\x1b[1m" in colored.stdout or b"\x1b[3" in colored.stdout
+    assert b"\x1b[3" not in plain.stdout.replace(b"\x1b[3m", b"")  # no colour codes (italic may stay)
+    assert screen_lines(plain.stdout.replace(b"\n", b"\r\n"), 80, 24) == screen_lines(
+        colored.stdout.replace(b"\n", b"\r\n"), 80, 24
+    )
+
+
+def test_dumb_terminal_and_plain_stream_plain_text(
+    cli: Callable[..., Result], mock_server: Callable[..., MockServer]
+) -> None:
+    server = mock_server(text="# Title\n\nSome *text*.")
+    for extra, env in ((["--plain"], {"TERM": "xterm"}), ([], {"TERM": "dumb"})):
+        result = cli("ask", "x", *extra, base_url=server.base_url, tty=True, env=env)
+        assert result.stdout == b"# Title\n\nSome *text*.\n"
+
+
+def test_thinking_shown_dimmed_above_the_answer_or_hidden(
+    cli: Callable[..., Result], mock_server: Callable[..., MockServer]
+) -> None:
+    server = mock_server(text="The answer.\n")
+    shown = cli("ask", "x", "--thinking", base_url=server.base_url, tty=True, env={"TERM": "xterm"})
+    lines = screen_lines(shown.stdout.replace(b"\n", b"\r\n"), 80, 24)
+    assert lines == ["thinking", "Let me look at what this request carries.", "", "The answer."]
+    assert b"\x1b[2m" in shown.stdout  # dim
+    hidden = cli("ask", "x", "--thinking", "--hide-thinking", base_url=server.base_url, tty=True, env={"TERM": "xterm"})
+    assert screen_lines(hidden.stdout.replace(b"\n", b"\r\n"), 80, 24) == ["The answer."]
+
+
+def test_tool_blocks_show_as_one_line_notes(cli: Callable[..., Result], mock_server: Callable[..., MockServer]) -> None:
+    recording = Path(__file__).parent / "fixtures" / "upstream" / "docs__tool_use-input_json__streaming.md.sse"
+    server = mock_server(transcript=recording.read_bytes())
+    result = cli("ask", "x", base_url=server.base_url, tty=True, columns=120, env={"TERM": "xterm"})
+    lines = screen_lines(result.stdout.replace(b"\n", b"\r\n"), 120, 24)
+    assert lines[-1] == '⚙ get_weather {"location": "San Francisco, CA", "unit": "fahrenheit"}'
+    assert lines[0].startswith("Okay, let's check the weather")
+
+
+def test_ctrl_c_leaves_the_terminal_clean(installed: Path, mock_server: Callable[..., MockServer]) -> None:
+    text = long_markdown(3)
+    server = mock_server(text=text, tokens_per_second=200.0)
+    master, slave = pty.openpty()
+    env = subprocess_env(
+        ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url, TERM="xterm", COLUMNS="80", LINES="24"
+    )
+    proc = subprocess.Popen([str(installed), "ask", "x"], stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    data = b""
+    try:
+        while b"Section 0" not in data:  # wait until the answer is on screen
+            ready, _, _ = select.select([master], [], [], 20)
+            assert ready, "no output"
+            data += os.read(master, 65536)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 130
+        while True:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        proc.kill()
+        os.close(master)
+    assert proc.stderr is not None
+    assert b"Traceback" not in proc.stderr.read()
+    assert data.rfind(b"\x1b[?25h") > data.rfind(b"\x1b[?25l")  # the cursor is shown again
+    shown = screen_lines(data, 80, 24)
+    full = screen_lines(one_shot(text, 80, 24), 80, 24)
+    assert shown and shown[-1]
+    assert full[: len(shown) - 1] == shown[:-1]  # what was shown is kept, nothing half-drawn above it
