@@ -32,7 +32,7 @@ from cvstream.errors import CvstreamError
 from cvstream.events import BlockStarted, BlockStopped, Event, TextDelta, ThinkingDelta, ToolInputDelta
 from cvstream.usage import Summary
 
-REFRESH_PER_SECOND = 20
+REFRESH_PER_SECOND = 15
 _CONTAINERS = frozenset({"bullet_list_open", "ordered_list_open", "blockquote_open", "table_open"})
 _TOOL_KINDS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 
@@ -147,11 +147,15 @@ class LiveSink:
         return self._live
 
     def _tick(self) -> None:
-        """Redraw the live region when it changed, at most REFRESH_PER_SECOND times a second."""
+        """At most REFRESH_PER_SECOND times a second, if text arrived: print the blocks it finished, then
+        redraw the live region. Per delta the main thread only appends text, so the rendering cost
+        depends on the refresh rate, not on how many deltas arrive."""
         while not self._stop.wait(1.0 / REFRESH_PER_SECOND):
             with self._lock:
                 if self._dirty and self._live is not None:
                     self._dirty = False
+                    if self._mode == "text":
+                        self._commit()
                     self._live.refresh()
 
     def _refresh(self) -> None:
@@ -159,29 +163,27 @@ class LiveSink:
         self._ensure_live()
         self._dirty = True
 
-    def _print(self, renderable: Any) -> None:
-        """Print above the live region, to the scrollback, once."""
-        with self._lock:
-            self._console.print(renderable)
-
     # -- answer text --------------------------------------------------------------------------------
     def _print_blocks(self, source: str, kinds: list[str]) -> None:
+        """Print finished blocks to the scrollback (the caller holds the lock)."""
         if not source.strip():
             return
-        with self._lock:
-            if _needs_lead(self._previous, kinds[0]):
-                self._console.line()
-            self._console.print(self._markdown(source))
+        if _needs_lead(self._previous, kinds[0]):
+            self._console.line()
+        self._console.print(self._markdown(source))
         self._previous = kinds[-1]
 
     def _commit(self) -> None:
+        """Move the blocks that can no longer change out of the tail (the caller holds the lock)."""
+        if "\n" not in self._tail:
+            return
         finished, kinds, tail = split_finished(self._parser, self._tail)
         if finished:
             self._tail = tail
             self._print_blocks(finished, kinds)
 
     def _flush_text(self) -> None:
-        """Print the unfinished tail as final (the document is over)."""
+        """Print the unfinished tail as final: the document is over (the caller holds the lock)."""
         if self._tail.strip():
             kinds = [t.type for t in self._parser.parse(self._tail) if t.level == 0 and t.nesting >= 0 and t.map]
             if kinds:
@@ -192,21 +194,24 @@ class LiveSink:
     # -- events -------------------------------------------------------------------------------------
     def event(self, event: Event) -> None:
         if type(event) is TextDelta:
-            if self._mode != "text":
+            with self._lock:
                 self._mode = "text"
-            self._tail += event.text
-            if "\n" in event.text:
-                self._commit()
+                self._tail += event.text
             self._refresh()
         elif type(event) is ThinkingDelta:
-            self._thinking += event.text
+            with self._lock:
+                self._thinking += event.text
             self._refresh()
         elif type(event) is ToolInputDelta:
             self._tool_json += event.partial_json
         elif type(event) is BlockStarted:
-            self._block_started(event)
+            with self._lock:
+                self._block_started(event)
+            self._refresh()
         elif type(event) is BlockStopped:
-            self._block_stopped()
+            with self._lock:
+                self._block_stopped()
+            self._refresh()
 
     def _block_started(self, event: BlockStarted) -> None:
         if event.kind == "text":
@@ -220,21 +225,20 @@ class LiveSink:
         elif event.kind == "redacted_thinking":
             self._mode = "other"
             if self._show_thinking:
-                self._print(Text("(redacted thinking)", style="dim italic"))
+                self._console.print(Text("(redacted thinking)", style="dim italic"))
         else:
             self._mode = "other"
-            self._print(Text(f"↳ {event.kind}", style="dim", no_wrap=True, overflow="ellipsis"))
-        self._refresh()
+            self._console.print(Text(f"↳ {event.kind}", style="dim", no_wrap=True, overflow="ellipsis"))
 
     def _block_stopped(self) -> None:
         if self._mode == "thinking":
             if self._show_thinking and self._thinking.strip():
-                self._print(Text("thinking", style="dim italic bold"))
-                self._print(Text(self._thinking.strip("\n"), style="dim"))
-                self._print(Text(""))
+                self._console.print(Text("thinking", style="dim italic bold"))
+                self._console.print(Text(self._thinking.strip("\n"), style="dim"))
+                self._console.print(Text(""))
             self._thinking = ""
         elif self._mode == "tool":
-            self._print(
+            self._console.print(
                 Text(
                     f"⚙ {self._tool_name} {_compact_json(self._tool_json)}",
                     style="dim",
@@ -245,7 +249,6 @@ class LiveSink:
         else:
             return
         self._mode = "text"
-        self._refresh()
 
     def finish(self, summary: Summary, error: CvstreamError | None) -> None:
         self._stop.set()
@@ -254,9 +257,10 @@ class LiveSink:
         if self._live is not None:
             self._live.stop()  # transient: the live region is erased, the cursor shown
             self._live = None
-        if self._mode == "thinking":
-            self._block_stopped()
-        self._flush_text()
+        with self._lock:
+            if self._mode == "thinking":
+                self._block_stopped()
+            self._flush_text()
 
 
 def _compact_json(text: str) -> str:

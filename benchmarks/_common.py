@@ -1,0 +1,87 @@
+"""Helpers for the benchmark scripts: run commands, measure them, start `cvstream mock` as a process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+CVSTREAM = str(Path(PYTHON).parent / "cvstream") if (Path(PYTHON).parent / "cvstream").exists() else (
+    shutil.which("cvstream") or "cvstream"
+)
+
+
+@dataclass
+class Measure:
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the child
+    max_rss_kb: int
+
+
+def measure(args: list[str], env: dict[str, str] | None = None, stdin: bytes | None = None, shell: bool = False) -> Measure:
+    """Run once; wall time, CPU time and peak RSS of the child (via wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        args if not shell else args[0],
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        shell=shell,
+    )
+    if stdin is not None:
+        assert proc.stdin is not None
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{args} exited {proc.returncode}")
+    return Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def best_of(n: int, args: list[str], **kwargs: object) -> Measure:
+    runs = [measure(args, **kwargs) for _ in range(n)]  # type: ignore[arg-type]
+    return Measure(median([r.wall for r in runs]), median([r.cpu for r in runs]), max(r.max_rss_kb for r in runs))
+
+
+@contextmanager
+def mock_process(*args: str) -> Iterator[str]:
+    """`cvstream mock --port 0 ARGS` as a separate process; yields its base URL."""
+    proc = subprocess.Popen(
+        [CVSTREAM, "mock", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode().strip()
+        yield line.split("=", 1)[1]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+
+
+def client_env(base_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CVSTREAM_"))}
+    env.update(ANTHROPIC_BASE_URL=base_url, ANTHROPIC_API_KEY="sk-benchmark")
+    return env
+
+
+def row(name: str, value: float, floor: float, target: float, unit: str = "s") -> str:
+    ratio = value / floor if floor else float("inf")
+    verdict = "ok" if ratio <= target else "OVER"
+    return f"{name:<44} {value:9.3f} {unit}  floor {floor:9.3f} {unit}  ratio {ratio:5.2f}x  (target <= {target}x) {verdict}"

@@ -1,0 +1,91 @@
+"""Startup, overhead, throughput, memory and many-inputs figures, each beside its floor, in one run.
+
+    python benchmarks/perf.py [--quick]
+
+Run by hand (never in CI). Prints one line per figure: cvstream, the floor, the ratio and the target.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import CVSTREAM, PYTHON, best_of, client_env, measure, mock_process, row
+
+HERE = Path(__file__).resolve().parent
+QUICK = "--quick" in sys.argv
+N = 5 if QUICK else 11
+
+
+def startup() -> None:
+    floor = best_of(N, [PYTHON, "-c", "import typer"]).wall
+    print(row("startup: cvstream --version", best_of(N, [CVSTREAM, "--version"]).wall, floor, 2.0))
+    print(row("startup: cvstream --help", best_of(N, [CVSTREAM, "--help"]).wall, floor, 3.0))
+
+
+def overhead() -> None:
+    with mock_process("--tokens-per-second", "0", "--first-token-ms", "0") as url:
+        env = client_env(url)
+        ours = best_of(N, [CVSTREAM, "ask", "hi", "--raw", "--no-usage"], env=env).wall
+        floor = best_of(N, [PYTHON, str(HERE / "floor_create.py"), "1024"], env=env).wall
+        print(row("short answer: cvstream ask hi --raw", ours, floor, 1.10))
+        piped = "echo x | " + CVSTREAM + " ask summarise --raw --no-usage"
+        fast = best_of(3, [piped], env=env, shell=True).wall
+        slow = best_of(3, ["(sleep 1; echo x) | " + CVSTREAM + " ask summarise --raw --no-usage"], env=env, shell=True)
+        sdk_import = best_of(3, [PYTHON, "-c", "import anthropic"]).wall
+        # The SDK import overlaps the slow producer: ideally the run costs max(1 s, import) + the request.
+        ideal = max(1.0, sdk_import) + max(0.0, fast - sdk_import)
+        print(row("slow stdin: (sleep 1; echo x) | cvstream ask", slow.wall, ideal, 1.10))
+        print(f"{'':44} (ideal = max(1 s, SDK import {sdk_import:.2f} s) + request; without overlap {1 + fast:.2f} s)")
+
+
+def throughput() -> None:
+    deltas = 20_000 if QUICK else 100_000
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "big.txt"
+        big.write_text(" ".join(f"w{i}" for i in range(deltas)))
+        small = Path(tmp) / "small.txt"
+        small.write_text(" ".join(f"w{i}" for i in range(1_000)))
+        with mock_process("--text", str(big), "--tokens-per-second", "0", "--first-token-ms", "0") as url:
+            env = client_env(url)
+            max_tokens = str(deltas + 10)
+            runs = 3
+            for method, floor_script in (("create", "floor_create.py"), ("stream", "floor_stream.py")):
+                ours = best_of(runs, [CVSTREAM, "ask", "hi", "--raw", "--no-usage", "--method", method,
+                                      "--max-tokens", max_tokens], env=env)
+                floor = best_of(runs, [PYTHON, str(HERE / floor_script), max_tokens], env=env)
+                print(row(f"throughput {deltas:,} deltas CPU, --method {method}", ours.cpu, floor.cpu, 1.15))
+            big_rss = best_of(runs, [CVSTREAM, "ask", "hi", "--raw", "--no-usage", "--max-tokens", max_tokens], env=env)
+        with mock_process("--text", str(small), "--tokens-per-second", "0", "--first-token-ms", "0") as url:
+            small_rss = best_of(3, [CVSTREAM, "ask", "hi", "--raw", "--no-usage"], env=client_env(url))
+        grown = (big_rss.max_rss_kb - small_rss.max_rss_kb) / 1024
+        verdict = "ok" if grown <= 5 else "OVER"
+        print(f"{'memory: peak RSS, create --raw':44} {big_rss.max_rss_kb / 1024:7.1f} MB at {deltas:,} deltas, "
+              f"{small_rss.max_rss_kb / 1024:.1f} MB at 1,000: +{grown:.1f} MB (target <= 5 MB) {verdict}")
+
+
+def many_files() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i in range(10):
+            path = Path(tmp) / f"cv{i}.txt"
+            path.write_text("\n".join(f"- did thing {i}.{j} with a team" for j in range(8)) + "\n")
+            files.append(str(path))
+        with mock_process() as url:  # a realistic pace: 80 tokens/s, 300 ms to the first token
+            env = client_env(url)
+            one_run = measure([CVSTREAM, "enhance", *files, "--raw", "--no-usage", "--jobs", "10"], env=env).wall
+            loop = " ; ".join(f"{CVSTREAM} enhance {f} --raw --no-usage" for f in files)
+            start = time.perf_counter()
+            measure([loop], env=env, shell=True)
+            shell_loop = time.perf_counter() - start
+            print(row("10 files: enhance a..j --jobs 10 vs a shell loop", one_run, shell_loop, 0.30))
+
+
+if __name__ == "__main__":
+    print(f"cvstream {CVSTREAM}; Python {sys.version.split()[0]}; {N} runs per figure (median)")
+    startup()
+    overhead()
+    throughput()
+    many_files()
