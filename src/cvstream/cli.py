@@ -396,6 +396,8 @@ def enhance(
     if out_dir is not None:
         from cvstream.run import output_path
 
+        out_dir = out_dir if out_dir.is_absolute() else env.cwd / out_dir
+
         targets = [output_path(out_dir, label, output) for label, _ in users]
         if len(set(targets)) != len(targets):
             raise UsageError("two inputs would write the same file in --out-dir", "rename one of them")

@@ -270,6 +270,7 @@ def _usage_table(
         table.add_column(
             column,
             justify="right" if column in ("in", "out", "cache read", "cache write", "time") else "left",
+            no_wrap=True,
         )
     for job, (summary, error, target) in zip(jobs, results, strict=True):
         u = summary.usage
