@@ -288,4 +288,5 @@ def _usage_table(
             summary.stop_reason or "-",
             f"{duration:.2f} s",
         )
-    reporter.console.print(table)
+    console = reporter.console
+    console.print(table, width=None if console.is_terminal else 200)  # never cut a table that goes to a file
