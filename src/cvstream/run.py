@@ -263,30 +263,29 @@ def _run_to_files(
 def _usage_table(
     reporter: Reporter, jobs: list[Job], results: list[tuple[Summary, CvstreamError | None, Path]]
 ) -> None:
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("input", "output", "status", "in", "out", "cache read", "cache write", "stop", "time"):
-        table.add_column(
-            column,
-            justify="right" if column in ("in", "out", "cache read", "cache write", "time") else "left",
-            no_wrap=True,
-        )
+    """One row per input, columns aligned (plain text: it is often read from a log)."""
+    header = ("input", "output", "status", "in", "out", "cache read", "cache write", "stop", "time")
+    rows = [header]
     for job, (summary, error, target) in zip(jobs, results, strict=True):
         u = summary.usage
-        status = "ok" if error is None else f"failed ({int(error.status)})"
-        shown = target.name if error is None else target.name + ".partial"
-        duration = summary.duration or 0.0
-        table.add_row(
-            job.label,
-            shown,
-            status,
-            f"{u.input_tokens:,}",
-            f"{u.output_tokens:,}",
-            f"{u.cache_read_tokens:,}",
-            f"{u.cache_write_tokens:,}",
-            summary.stop_reason or "-",
-            f"{duration:.2f} s",
+        rows.append(
+            (
+                job.label,
+                target.name if error is None else target.name + ".partial",
+                "ok" if error is None else f"failed ({int(error.status)})",
+                f"{u.input_tokens:,}",
+                f"{u.output_tokens:,}",
+                f"{u.cache_read_tokens:,}",
+                f"{u.cache_write_tokens:,}",
+                summary.stop_reason or "-",
+                f"{summary.duration or 0.0:.2f} s",
+            )
         )
-    console = reporter.console
-    console.print(table, width=None if console.is_terminal else 200)  # never cut a table that goes to a file
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    numeric = {3, 4, 5, 6, 8}
+    for row in rows:
+        cells = [
+            cell.rjust(w) if i in numeric else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        reporter.line("  ".join(cells).rstrip(), "bold" if row is header else None)
