@@ -51,7 +51,19 @@ def test_out_dir_writes_one_file_per_input_and_a_usage_table(
     for i in range(3):
         assert (home / "out" / f"cv{i}.md").read_text() == _reply(mock, f"did thing {i}\nand another {i}")
     table = result.stderr.splitlines()
-    assert table[0].split() == ["input", "output", "status", "in", "out", "cache", "read", "cache", "write", "stop", "time"]
+    assert table[0].split() == [
+        "input",
+        "output",
+        "status",
+        "in",
+        "out",
+        "cache",
+        "read",
+        "cache",
+        "write",
+        "stop",
+        "time",
+    ]
     assert [line.split()[:3] for line in table[1:]] == [[f"cv{i}.txt", f"cv{i}.md", "ok"] for i in range(3)]
 
 

@@ -8,6 +8,7 @@ stdout 141, and no traceback unless --debug.
 from __future__ import annotations
 
 import importlib
+import io
 import sys
 import threading
 import traceback
@@ -577,6 +578,114 @@ def mock(
         pass
     finally:
         server.close()
+    return 0
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  cvstream serve --port 8000\n\n"
+        "  cvstream serve --cors-origin http://localhost:3000\n\n"
+        "  CVSTREAM_SERVE_TOKEN=s3cret cvstream serve --host 0.0.0.0"
+    ),
+)
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to bind; anything but loopback needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Require Authorization: Bearer TOKEN (also CVSTREAM_SERVE_TOKEN).", show_default=False),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option("--cors-origin", help="Allow a browser front-end on this origin (repeatable).")
+    ] = None,
+    max_body: Annotated[int, typer.Option(help="Largest request body in bytes.", min=1)] = 1024 * 1024,
+    max_tokens_cap: Annotated[int, typer.Option(help="Largest max_tokens a client may ask for.", min=1)] = 8192,
+    grace: Annotated[
+        float, typer.Option(help="Seconds streams in flight may finish after SIGINT/SIGTERM.", min=0)
+    ] = 10.0,
+    model: ModelOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    method: MethodOpt = None,
+    timeout: TimeoutOpt = None,
+    max_retries: MaxRetriesOpt = None,
+    max_retry_wait: MaxRetryWaitOpt = 60.0,
+    offline: OfflineOpt = False,
+) -> int:
+    """Serve the web app's streaming route, so its front-end streams through cvstream unchanged.
+
+    POST /api/ai/stream {"prompt", "system"?} and POST /api/enhance {"bullets", "job"?} answer with
+    Server-Sent Events (data: {"text": ...} per delta, then data: [DONE]); GET /healthz.
+    The API key stays on the server. Prints http://HOST:PORT on stdout, then logs to stderr.
+    """
+    from cvstream.config import load_settings
+
+    env = _env(ctx)
+    token = token or env.environ.get("CVSTREAM_SERVE_TOKEN") or None
+    from cvstream.serve import is_loopback
+
+    if not is_loopback(host) and not token:
+        raise UsageError(
+            f"refusing to serve on {host} without a token: anyone who can reach it could spend your API key",
+            "pass --token (or set CVSTREAM_SERVE_TOKEN), or bind 127.0.0.1",
+        )
+    settings = load_settings(
+        env.environ,
+        env.cwd,
+        model=model,
+        max_tokens=max_tokens,
+        method=method.value if method else None,
+        offline=offline or None,
+    )
+    key, base_url = settings.api_key.value, settings.base_url.value
+    mock_server = None
+    if settings.offline.value:
+        from cvstream.mock.server import MockConfig, MockServer
+
+        mock_server = MockServer(MockConfig(port=0))
+        base_url, key = mock_server.start(), key or "cvstream-offline"
+    elif not key:
+        raise AuthError(
+            "no API key found, so the server cannot answer",
+            "set ANTHROPIC_API_KEY (in the environment or a .env file), or try --offline",
+        )
+    from cvstream.serve import ServeConfig, bind
+    from cvstream.serve import serve as run_server
+    from cvstream.source import DEFAULT_MAX_RETRIES, Connection
+
+    as_token = settings.key_is_auth_token and not settings.offline.value
+    conn = Connection(
+        api_key=None if as_token else key,
+        auth_token=key if as_token else None,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+        max_retry_wait=max_retry_wait,
+    )
+    config = ServeConfig(
+        conn=conn,
+        model=settings.model.value,
+        max_tokens=settings.max_tokens.value,
+        method=settings.method.value,
+        token=token,
+        cors_origins=list(cors_origin or []),
+        max_body=max_body,
+        max_tokens_cap=max_tokens_cap,
+        log=env.stderr,
+    )
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror})", "pick another --port, or 0") from None
+    out = io.TextIOWrapper(env.stdout, encoding="utf-8", write_through=True)
+    try:
+        run_server(config, sock, grace, out)
+    finally:
+        out.detach()
+        sock.close()
+        if mock_server is not None:
+            mock_server.close()
     return 0
 
 

@@ -29,6 +29,8 @@ class CvstreamError(Exception):
     """A failure with a message for the user, a hint and an exit status."""
 
     status: ExitStatus = ExitStatus.API_ERROR
+    upstream_status: int | None = None  # the API's HTTP status, when it answered with an error
+    retry_after: float | None = None  # seconds the API asked us to wait, if it said
 
     def __init__(self, message: str, hint: str | None = None, *, status: ExitStatus | None = None) -> None:
         super().__init__(message)

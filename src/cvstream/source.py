@@ -22,12 +22,13 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import anthropic
+import anyio
 import httpx2
 from anthropic import Stream
 from anthropic._streaming import ServerSentEvent, SSEDecoder
@@ -172,6 +173,13 @@ def _api_message(exc: anthropic.APIStatusError) -> str:
 
 def status_error(exc: anthropic.APIStatusError, model: str, attempts: int = 1) -> CvstreamError:
     """A cvstream error for an HTTP error status (before the answer began)."""
+    error = _status_error(exc, model, attempts)
+    error.upstream_status = exc.status_code
+    error.retry_after = retry_after(exc.response.headers)
+    return error
+
+
+def _status_error(exc: anthropic.APIStatusError, model: str, attempts: int) -> CvstreamError:
     status, message = exc.status_code, _api_message(exc)
     rid = f" (request-id {exc.request_id})" if exc.request_id else ""
     tried = f" after {attempts} attempts" if attempts > 1 else ""
@@ -288,6 +296,32 @@ def backoff(retries_so_far: int) -> float:
 # -- streaming -----------------------------------------------------------------------------------------
 
 
+def _plan_retry(exc: Exception, attempt: int, conn: Connection, model: str) -> tuple[float, str]:
+    """For a failure before the answer began: (seconds to wait, reason) if it is retried, else raise."""
+    if isinstance(exc, anthropic.APIStatusError):
+        error: CvstreamError = status_error(exc, model, attempt + 1)
+        if not _should_retry(exc) or attempt >= conn.max_retries:
+            raise error from exc
+        delay = retry_after(exc.response.headers)
+        reason = f"HTTP {exc.status_code} {exc.type or ''}".strip()
+    elif isinstance(exc, anthropic.APIConnectionError):
+        error = connection_error(exc, conn)
+        if attempt >= conn.max_retries:
+            raise error from exc
+        delay, reason = None, error.message
+    elif isinstance(exc, TypeError):  # SDK 2.x: no credentials found (callers check first; keep the promise anyway)
+        raise AuthError("no API key found", "set ANTHROPIC_API_KEY or use --offline") from exc
+    else:
+        raise exc
+    if delay is not None and delay > conn.max_retry_wait:
+        error.hint = (
+            f"the API asks to retry after {delay:g} s, longer than --max-retry-wait "
+            f"({conn.max_retry_wait:g} s); try again later"
+        )
+        raise error from exc
+    return (backoff(attempt) if delay is None else delay), reason
+
+
 def stream_events(
     client: Client,
     conn: Connection,
@@ -308,26 +342,8 @@ def stream_events(
                 break
             create_stream = client.messages.create(**params, stream=True)
             break
-        except anthropic.APIStatusError as exc:
-            error: CvstreamError = status_error(exc, request.model, attempt + 1)
-            if not _should_retry(exc) or attempt >= conn.max_retries:
-                raise error from exc
-            delay = retry_after(exc.response.headers)
-            reason = f"HTTP {exc.status_code} {exc.type or ''}".strip()
-        except anthropic.APIConnectionError as exc:
-            error = connection_error(exc, conn)
-            if attempt >= conn.max_retries:
-                raise error from exc
-            delay, reason = None, error.message
-        except TypeError as exc:  # SDK 2.x: no credentials found (cli checks first; keep the promise anyway)
-            raise AuthError("no API key found", "set ANTHROPIC_API_KEY or use --offline") from exc
-        if delay is not None and delay > conn.max_retry_wait:
-            error.hint = (
-                f"the API asks to retry after {delay:g} s, longer than --max-retry-wait "
-                f"({conn.max_retry_wait:g} s); try again later"
-            )
-            raise error
-        wait = backoff(attempt) if delay is None else delay
+        except Exception as exc:
+            wait, reason = _plan_retry(exc, attempt, conn, request.model)
         attempt += 1
         yield Retrying(attempt, wait, reason)
         sleep(wait)
@@ -488,3 +504,84 @@ def _drain_raw(tap: _Tap) -> Iterator[Event]:
         sse = tap.seen.popleft()
         if sse.event is not None and sse.data:
             yield RawEvent(sse.event, sse.data)
+
+
+# -- the async client (`cvstream serve`) ----------------------------------------------------------------
+
+
+def make_async_client(conn: Connection) -> anthropic.AsyncAnthropic:
+    """One client for the server's whole life (its connection pool is shared by every request)."""
+    return anthropic.AsyncAnthropic(
+        api_key=conn.api_key,
+        auth_token=conn.auth_token,
+        base_url=conn.base_url,
+        max_retries=0,
+        timeout=conn.timeouts(),
+    )
+
+
+async def astream_events(
+    client: anthropic.AsyncAnthropic, conn: Connection, request: Request, *, method: str = "create"
+) -> AsyncGenerator[Event, None]:
+    """`stream_events` for the async client: the same events, errors and retries (no raw events)."""
+    params = request.params()
+    attempt = 0
+    while True:
+        try:
+            if method == "stream":
+                message_stream = await client.messages.stream(**params).__aenter__()
+                break
+            create_stream = await client.messages.create(**params, stream=True)
+            break
+        except Exception as exc:
+            wait, reason = _plan_retry(exc, attempt, conn, request.model)
+        attempt += 1
+        yield Retrying(attempt, wait, reason)
+        await anyio.sleep(wait)
+    if method == "stream":
+        async for event in _ahelper_events(message_stream, conn):
+            yield event
+    else:
+        async for event in _acreate_events(create_stream, conn):
+            yield event
+
+
+async def _acreate_events(stream: anthropic.AsyncStream[Any], conn: Connection) -> AsyncIterator[Event]:
+    stopped = False
+    try:
+        async for sse in anthropic.AsyncStream.raw_events(stream.response):
+            for event in _translate_sse(sse, False):
+                stopped = stopped or isinstance(event, MessageStopped)
+                yield event
+    except CvstreamError:
+        raise
+    except (httpx2.HTTPError, ValueError) as exc:
+        raise stream_error(exc, conn) from exc
+    finally:
+        await stream.close()
+    if not stopped:
+        raise _truncated()
+
+
+async def _ahelper_events(message_stream: Any, conn: Connection) -> AsyncIterator[Event]:
+    started = stopped = False
+    try:
+        async for event in message_stream:
+            for item in _from_helper(event):
+                started = started or isinstance(item, MessageStarted)
+                stopped = stopped or isinstance(item, MessageStopped)
+                yield item
+        if started:
+            yield FinalUsage(_usage((await message_stream.get_final_message()).usage))
+    except CvstreamError:
+        raise
+    except anthropic.APIStatusError as exc:
+        raise error_event_error(exc.body) from exc
+    except _HELPER_FAILURES as exc:
+        raise IncompleteError("incomplete response: the API sent a malformed stream", "try again") from exc
+    except (httpx2.HTTPError, ValueError) as exc:
+        raise stream_error(exc, conn) from exc
+    finally:
+        await message_stream.close()
+    if not stopped:
+        raise _truncated()
