@@ -16,8 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-CVSTREAM = str(Path(PYTHON).parent / "cvstream") if (Path(PYTHON).parent / "cvstream").exists() else (
-    shutil.which("cvstream") or "cvstream"
+CVSTREAM = (
+    str(Path(PYTHON).parent / "cvstream")
+    if (Path(PYTHON).parent / "cvstream").exists()
+    else (shutil.which("cvstream") or "cvstream")
 )
 
 
@@ -28,7 +30,9 @@ class Measure:
     max_rss_kb: int
 
 
-def measure(args: list[str], env: dict[str, str] | None = None, stdin: bytes | None = None, shell: bool = False) -> Measure:
+def measure(
+    args: list[str], env: dict[str, str] | None = None, stdin: bytes | None = None, shell: bool = False
+) -> Measure:
     """Run once; wall time, CPU time and peak RSS of the child (via wait4)."""
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -63,9 +67,7 @@ def best_of(n: int, args: list[str], **kwargs: object) -> Measure:
 @contextmanager
 def mock_process(*args: str) -> Iterator[str]:
     """`cvstream mock --port 0 ARGS` as a separate process; yields its base URL."""
-    proc = subprocess.Popen(
-        [CVSTREAM, "mock", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
+    proc = subprocess.Popen([CVSTREAM, "mock", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().decode().strip()

@@ -70,13 +70,17 @@ def main() -> None:
         with mock_process("--text", str(path), "--tokens-per-second", tps, "--first-token-ms", "0") as url:
             env = client_env(url)
             base = [CVSTREAM, "ask", "x", "--no-usage", "--max-tokens", "100000"]
-            print(f"{len(text):,} bytes of Markdown at {tps} deltas/s; median of {runs} run(s); CPU seconds of the child")
+            print(
+                f"{len(text):,} bytes of Markdown at {tps} deltas/s; median of {runs} run(s); CPU seconds of the child"
+            )
             for columns in (100, 60):
                 live = sorted(cpu_on_pty(base, env, columns) for _ in range(runs))[runs // 2]
                 raw = sorted(cpu_on_pty([*base, "--raw"], env, columns) for _ in range(runs))[runs // 2]
                 ratio = live / raw
                 verdict = "ok" if ratio <= TARGET else "OVER"
-                print(f"{columns:>3} columns: live {live:.3f} s  raw {raw:.3f} s  ratio {ratio:.2f}x (target <= {TARGET}x) {verdict}")
+                print(
+                    f"{columns:>3} columns: live {live:.3f} s  raw {raw:.3f} s  ratio {ratio:.2f}x (target <= {TARGET}x) {verdict}"
+                )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,11 @@ def throughput() -> None:
             max_tokens = str(deltas + 10)
             runs = 3
             for method, floor_script in (("create", "floor_create.py"), ("stream", "floor_stream.py")):
-                ours = best_of(runs, [CVSTREAM, "ask", "hi", "--raw", "--no-usage", "--method", method,
-                                      "--max-tokens", max_tokens], env=env)
+                ours = best_of(
+                    runs,
+                    [CVSTREAM, "ask", "hi", "--raw", "--no-usage", "--method", method, "--max-tokens", max_tokens],
+                    env=env,
+                )
                 floor = best_of(runs, [PYTHON, str(HERE / floor_script), max_tokens], env=env)
                 print(row(f"throughput {deltas:,} deltas CPU, --method {method}", ours.cpu, floor.cpu, 1.15))
             big_rss = best_of(runs, [CVSTREAM, "ask", "hi", "--raw", "--no-usage", "--max-tokens", max_tokens], env=env)
@@ -62,8 +65,10 @@ def throughput() -> None:
             small_rss = best_of(3, [CVSTREAM, "ask", "hi", "--raw", "--no-usage"], env=client_env(url))
         grown = (big_rss.max_rss_kb - small_rss.max_rss_kb) / 1024
         verdict = "ok" if grown <= 5 else "OVER"
-        print(f"{'memory: peak RSS, create --raw':44} {big_rss.max_rss_kb / 1024:7.1f} MB at {deltas:,} deltas, "
-              f"{small_rss.max_rss_kb / 1024:.1f} MB at 1,000: +{grown:.1f} MB (target <= 5 MB) {verdict}")
+        print(
+            f"{'memory: peak RSS, create --raw':44} {big_rss.max_rss_kb / 1024:7.1f} MB at {deltas:,} deltas, "
+            f"{small_rss.max_rss_kb / 1024:.1f} MB at 1,000: +{grown:.1f} MB (target <= 5 MB) {verdict}"
+        )
 
 
 def many_files() -> None:

@@ -1,0 +1,84 @@
+"""Shell completions (generated, kept current), --version, help texts and colour rules."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cvstream.mock.server import MockServer
+from tests.conftest import Result, subprocess_env
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_committed_completions_are_current(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_completions.py"), str(tmp_path)], capture_output=True
+    )
+    assert run.returncode == 0, run.stderr
+    for name in ("cvstream.bash", "_cvstream", "cvstream.fish"):
+        assert (tmp_path / name).read_text() == (ROOT / "completions" / name).read_text(), (
+            f"completions/{name} is stale: run python scripts/gen_completions.py"
+        )
+
+
+def _complete(words: str, cword: int) -> list[str]:
+    env = subprocess_env(_CVSTREAM_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD=str(cword))
+    run = subprocess.run([sys.executable, "-m", "cvstream"], capture_output=True, text=True, env=env)
+    return run.stdout.split()
+
+
+def test_dynamic_completion_candidates() -> None:
+    assert set(_complete("cvstream ", 1)) >= {"enhance", "ask", "mock", "config", "serve"}
+    assert _complete("cvstream ask --method ", 3) == ["create", "stream"]
+    assert _complete("cvstream enhance --effort ", 3) == ["low", "medium", "high", "xhigh", "max"]
+    models = _complete("cvstream ask --model claude-sonnet", 3)
+    assert "claude-sonnet-5-5" in models and "claude-sonnet-4-5" not in models  # deprecated ids are left out
+    assert set(_complete("cvstream ask --max-", 2)) == {"--max-tokens", "--max-retries", "--max-retry-wait"}
+    assert _complete("cvstream enhance ", 2) == []  # FILE: the shell falls back to path completion
+
+
+def test_bash_script_completes_in_a_real_bash(tmp_path: Path) -> None:
+    bash = shutil.which("bash")
+    assert bash
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "cvstream").symlink_to(Path(sys.executable).parent / "cvstream")
+    script = (
+        f"source {ROOT / 'completions' / 'cvstream.bash'}; "
+        "COMP_WORDS=(cvstream ask --method ''); COMP_CWORD=3; _cvstream_completion cvstream; "
+        'echo "${COMPREPLY[@]}"; complete -p cvstream'
+    )
+    env = {**subprocess_env(), "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run([bash, "-c", script], capture_output=True, text=True, env=env)
+    assert run.stdout.splitlines() == ["create stream", "complete -o default -F _cvstream_completion cvstream"]
+
+
+@pytest.mark.parametrize("command", ["enhance", "ask", "mock", "serve", "config"])
+def test_every_command_has_summary_description_and_examples(command: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "cvstream", command, "--help"], capture_output=True, text=True, env=subprocess_env()
+    )
+    assert run.returncode == 0
+    assert run.stdout.count("Examples:") == 1
+    examples = run.stdout.split("Examples:")[1].splitlines()
+    assert sum("cvstream " in line for line in examples) >= 2
+    assert "Usage: cvstream " + command in run.stdout
+
+
+def test_stderr_colour_rules(cli: Callable[..., Result], mock_server: Callable[..., MockServer]) -> None:
+    server = mock_server(fault="http401")
+    plain = cli("ask", "hi", base_url=server.base_url)
+    assert "\x1b[" not in plain.stderr and plain.stderr.startswith("error: ")
+    forced = cli("ask", "hi", base_url=server.base_url, env={"FORCE_COLOR": "1", "TERM": "xterm"})
+    assert "\x1b[1;31merror:" in forced.stderr
+    no_color = cli("ask", "hi", base_url=server.base_url, env={"FORCE_COLOR": "1", "NO_COLOR": "1", "TERM": "xterm"})
+    assert "\x1b[31" not in no_color.stderr and "\x1b[1;31" not in no_color.stderr
+    dumb = cli("ask", "hi", base_url=server.base_url, env={"FORCE_COLOR": "1", "TERM": "dumb"})
+    assert "\x1b[31" not in dumb.stderr and "\x1b[1;31" not in dumb.stderr
