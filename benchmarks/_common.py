@@ -86,4 +86,5 @@ def client_env(base_url: str) -> dict[str, str]:
 def row(name: str, value: float, floor: float, target: float, unit: str = "s") -> str:
     ratio = value / floor if floor else float("inf")
     verdict = "ok" if ratio <= target else "OVER"
-    return f"{name:<44} {value:9.3f} {unit}  floor {floor:9.3f} {unit}  ratio {ratio:5.2f}x  (target <= {target}x) {verdict}"
+    figures = f"{value:9.3f} {unit}  floor {floor:9.3f} {unit}  ratio {ratio:5.2f}x"
+    return f"{name:<44} {figures}  (target <= {target}x) {verdict}"

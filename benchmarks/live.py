@@ -79,7 +79,8 @@ def main() -> None:
                 ratio = live / raw
                 verdict = "ok" if ratio <= TARGET else "OVER"
                 print(
-                    f"{columns:>3} columns: live {live:.3f} s  raw {raw:.3f} s  ratio {ratio:.2f}x (target <= {TARGET}x) {verdict}"
+                    f"{columns:>3} columns: live {live:.3f} s  raw {raw:.3f} s  "
+                    f"ratio {ratio:.2f}x (target <= {TARGET}x) {verdict}"
                 )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from _common import CVSTREAM, client_env, mock_process
 
 QUICK = "--quick" in sys.argv
-LEVELS = (1, 50) if QUICK else (1, 50, 200)
+LEVELS = (1, 50) if QUICK else (1, 50, 100, 200)
 
 
 async def one(host: str, port: int, path: str, body: bytes) -> tuple[float, float, int]:
@@ -48,6 +48,23 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+async def sampled_wave(
+    url: str, body: bytes, clients: int, pid: int, peak: list[int]
+) -> list[tuple[float, float, int]]:
+    """A wave of clients through serve, sampling the server's RSS meanwhile into `peak`."""
+
+    async def sample() -> None:
+        while True:
+            peak.append(rss_kb(pid))
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        return await wave(url, "/api/ai/stream", body, clients)
+    finally:
+        sampler.cancel()
 
 
 def report(name: str, results: list[tuple[float, float, int]]) -> str:
@@ -84,20 +101,11 @@ def main() -> None:
                 print(f"-- {clients} concurrent client(s)")
                 print(report("mock directly", asyncio.run(wave(mock_url, "/v1/messages", direct, clients))))
                 peak = [idle]
-
-                async def sample() -> None:
-                    while True:
-                        peak.append(rss_kb(serve.pid))
-                        await asyncio.sleep(0.05)
-
-                async def routed_wave() -> list[tuple[float, float, int]]:
-                    sampler = asyncio.create_task(sample())
-                    try:
-                        return await wave(serve_url, "/api/ai/stream", routed, clients)
-                    finally:
-                        sampler.cancel()
-
-                print(report("through cvstream serve", asyncio.run(routed_wave())))
+                print(
+                    report(
+                        "through cvstream serve", asyncio.run(sampled_wave(serve_url, routed, clients, serve.pid, peak))
+                    )
+                )
                 per_stream = (max(peak) - idle) / clients
                 print(
                     f"{'':22} serve RSS idle {idle / 1024:.1f} MB, peak {max(peak) / 1024:.1f} MB: "

@@ -208,7 +208,7 @@ def _status_error(exc: anthropic.APIStatusError, model: str, attempts: int) -> C
 def _retry_hint(exc: anthropic.APIStatusError) -> str:
     wait = retry_after(exc.response.headers)
     if wait is not None:
-        return f"the API asks to retry after {wait:g} s"
+        return f"try again after {wait:g} s (the API's retry-after), or raise --max-retries"
     return "wait a little and try again, or raise --max-retries"
 
 
