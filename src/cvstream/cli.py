@@ -11,7 +11,6 @@ import importlib
 import io
 import sys
 import threading
-import traceback
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -233,7 +232,7 @@ def _stream(
         offline=offline or None,
     )
     key = settings.api_key.value
-    reporter = Reporter(env.stderr_console(), quiet=quiet, secrets=(key or "",))
+    reporter = Reporter(env, quiet=quiet, secrets=(key or "",))
     mock = None
     base_url = settings.base_url.value
     if settings.offline.value:
@@ -718,6 +717,14 @@ def config(ctx: typer.Context) -> int:
 
 
 # -- the entry point --------------------------------------------------------------------------------
+def _reporter(env: Env) -> Any:
+    """A stderr reporter that redacts any key found in the environment (a safety net)."""
+    from cvstream.report import Reporter
+
+    keys = (env.environ.get("ANTHROPIC_API_KEY", ""), env.environ.get("ANTHROPIC_AUTH_TOKEN", ""))
+    return Reporter(env, secrets=keys)
+
+
 def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv
 
@@ -735,11 +742,10 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     except Abort:
         return ExitStatus.INTERRUPTED
     except CvstreamError as exc:
-        from cvstream.report import Reporter
-
+        reporter = _reporter(env)
         if _debug_requested(args):
-            traceback.print_exception(exc, file=env.stderr)
-        Reporter(env.stderr_console()).error(exc)
+            reporter.traceback(exc)
+        reporter.error(exc)
         return int(exc.status)
     except BrokenPipeError:
         env.silence_stdout()
@@ -747,10 +753,12 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     except KeyboardInterrupt:
         return ExitStatus.INTERRUPTED
     except Exception as exc:  # a bug: say so in one line, traceback only with --debug
+        reporter = _reporter(env)
         if _debug_requested(args):
-            traceback.print_exception(exc, file=env.stderr)
-        print(f"error: unexpected failure: {type(exc).__name__}: {exc}", file=env.stderr)
-        print("hint: run again with --debug and report it", file=env.stderr)
+            reporter.traceback(exc)
+        reporter.error(
+            CvstreamError(f"unexpected failure: {type(exc).__name__}: {exc}", "run again with --debug and report it")
+        )
         return ExitStatus.API_ERROR
     if result is None:
         return ExitStatus.OK

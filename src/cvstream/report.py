@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from cvstream.context import Env
 from cvstream.errors import CvstreamError
 from cvstream.events import Retrying
 from cvstream.usage import Summary, format_summary, stop_note
@@ -32,12 +33,21 @@ class _Waiting:
 
 
 class Reporter:
-    def __init__(self, console: Console, *, quiet: bool = False, secrets: tuple[str, ...] = ()) -> None:
-        self.console = console
+    def __init__(self, env: Env, *, quiet: bool = False, secrets: tuple[str, ...] = ()) -> None:
+        self._env = env
         self.quiet = quiet
         # Only real-length secrets: redacting a one-letter test key would mangle every line.
         self._secrets = tuple(s for s in secrets if len(s) >= 8)
+        self._console: Console | None = None
         self._spinner: Live | None = None
+        # In a pipe, without FORCE_COLOR, stderr is plain text: no need to import rich (~40 ms) for it.
+        self._plain = not env.stderr_isatty and not env.environ.get("FORCE_COLOR")
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            self._console = self._env.stderr_console()
+        return self._console
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -45,7 +55,16 @@ class Reporter:
         return text
 
     def line(self, text: str, style: str | None = None) -> None:
+        if self._plain:
+            self._env.stderr.write(self._redact(text) + "\n")
+            self._env.stderr.flush()
+            return
         self.console.print(self._redact(text), style=style, markup=False, highlight=False, soft_wrap=True)
+
+    def traceback(self, error: BaseException) -> None:
+        import traceback
+
+        self._env.stderr.write(self._redact("".join(traceback.format_exception(error))))
 
     def error(self, error: CvstreamError) -> None:
         lines = error.lines()
@@ -71,7 +90,7 @@ class Reporter:
 
     # -- waiting spinner (terminal only) -------------------------------------------------------------
     def start_waiting(self, model: str) -> None:
-        if self.quiet or not self.console.is_terminal or self.console.is_dumb_terminal:
+        if self.quiet or self._plain or not self.console.is_terminal or self.console.is_dumb_terminal:
             return
         from rich.live import Live
         from rich.spinner import Spinner

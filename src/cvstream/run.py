@@ -13,7 +13,6 @@ import queue
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -109,7 +108,7 @@ def _conclude(sink: Sink, summary: Summary, error: CvstreamError | None, reporte
         reporter.summary(summary)  # only once an answer began (or Ctrl-C asks for what arrived)
     if error is not None:
         if options.debug:
-            traceback.print_exception(error, file=reporter.console.file)
+            reporter.traceback(error)
         reporter.error(error)
 
 
@@ -232,7 +231,7 @@ def _run_to_files(
     out_dir = options.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     output = "raw" if options.output in ("live", "plain") else options.output
-    quiet_reporter = Reporter(reporter.console, quiet=True)
+    quiet_reporter = Reporter(env, quiet=True)
 
     def one(job: Job) -> tuple[Summary, CvstreamError | None, Path]:
         target = output_path(out_dir, job.label, output)
