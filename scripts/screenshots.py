@@ -44,11 +44,25 @@ def run(args: list[str], config: MockConfig, stderr_tty: bool) -> bytes:
     """Run cvstream; return what a terminal would have received (stdout, then stderr)."""
     with MockServer(config) as mock:
         out, err = _Terminal(), io.BytesIO()
-        environ = {"ANTHROPIC_API_KEY": "sk-ant-demo-0000000000", "ANTHROPIC_BASE_URL": mock.base_url,
-                   "COLUMNS": str(WIDTH), "LINES": str(HEIGHT), "TERM": "xterm-256color", "FORCE_COLOR": "1",
-                   "HOME": "/nonexistent"}
-        env = Env(stdin=io.BytesIO(), stdout=out, stderr=io.TextIOWrapper(err, write_through=True),
-                  environ=environ, cwd=ROOT, stdin_isatty=True, stdout_isatty=True, stderr_isatty=stderr_tty)
+        environ = {
+            "ANTHROPIC_API_KEY": "sk-ant-demo-0000000000",
+            "ANTHROPIC_BASE_URL": mock.base_url,
+            "COLUMNS": str(WIDTH),
+            "LINES": str(HEIGHT),
+            "TERM": "xterm-256color",
+            "FORCE_COLOR": "1",
+            "HOME": "/nonexistent",
+        }
+        env = Env(
+            stdin=io.BytesIO(),
+            stdout=out,
+            stderr=io.TextIOWrapper(err, write_through=True),
+            environ=environ,
+            cwd=ROOT,
+            stdin_isatty=True,
+            stdout_isatty=True,
+            stderr_isatty=stderr_tty,
+        )
         main(args, env)
         return out.getvalue() + err.getvalue()
 
@@ -59,8 +73,14 @@ def _style(char: pyte.screens.Char) -> Style:
             return PYTE_COLOURS[value]
         return f"#{value}" if len(value) == 6 and all(c in "0123456789abcdef" for c in value) else value
 
-    return Style(color=colour(char.fg), bgcolor=colour(char.bg), bold=char.bold, italic=char.italics,
-                 underline=char.underscore, reverse=char.reverse)
+    return Style(
+        color=colour(char.fg),
+        bgcolor=colour(char.bg),
+        bold=char.bold,
+        italic=char.italics,
+        underline=char.underscore,
+        reverse=char.reverse,
+    )
 
 
 def screenshot(prompt: str, data: bytes, path: Path) -> None:
@@ -87,10 +107,12 @@ def screenshot(prompt: str, data: bytes, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    enhance = run(["enhance", "examples/bullets.txt", "--quiet"],
-                  MockConfig(port=0, text=IMPROVED, tokens_per_second=400, first_token_ms=50), stderr_tty=False)
+    enhance = run(
+        ["enhance", "examples/bullets.txt", "--quiet"],
+        MockConfig(port=0, text=IMPROVED, tokens_per_second=400, first_token_ms=50),
+        stderr_tty=False,
+    )
     screenshot("cvstream enhance examples/bullets.txt", enhance, ROOT / "docs" / "enhance.svg")
-    error = run(["ask", "write release notes"],
-                MockConfig(port=0, fault="http529", retry_after=0.2), stderr_tty=False)
+    error = run(["ask", "write release notes"], MockConfig(port=0, fault="http529", retry_after=0.2), stderr_tty=False)
     screenshot('cvstream ask "write release notes"', error, ROOT / "docs" / "error.svg")
     sys.exit(0)

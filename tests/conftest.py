@@ -86,6 +86,7 @@ def cli(home: Path) -> Callable[..., Result]:
         cwd: Path | None = None,
         columns: int = 80,
         lines: int = 24,
+        stderr_tty: bool = False,
     ) -> Result:
         environ = {
             "HOME": str(home),
@@ -109,7 +110,7 @@ def cli(home: Path) -> Callable[..., Result]:
             cwd=cwd or home,
             stdin_isatty=stdin is None,
             stdout_isatty=tty,
-            stderr_isatty=False,
+            stderr_isatty=stderr_tty,
         )
         code = main(list(args), context)
         return Result(code, stdout.getvalue(), stderr_bytes.getvalue().decode())

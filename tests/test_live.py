@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -175,3 +176,16 @@ def test_ctrl_c_leaves_the_terminal_clean(installed: Path, mock_server: Callable
     full = screen_lines(one_shot(text, 80, 24), 80, 24)
     assert shown and shown[-1]
     assert full[: len(shown) - 1] == shown[:-1]  # what was shown is kept, nothing half-drawn above it
+
+
+def test_waiting_spinner_shows_elapsed_time_then_vanishes(
+    cli: Callable[..., Result], mock_server: Callable[..., MockServer]
+) -> None:
+    server = mock_server(text="Done.\n", first_token_ms=400.0)
+    result = cli("ask", "x", "--no-usage", base_url=server.base_url, tty=True, stderr_tty=True, env={"TERM": "xterm"})
+    assert result.code == 0
+    assert re.search(r"waiting for claude-sonnet-5-5 \d+\.\d s", result.stderr)
+    assert screen_lines(result.stderr.encode().replace(b"\n", b"\r\n"), 80, 24) == []  # no trace left
+    assert screen_lines(result.stdout.replace(b"\n", b"\r\n"), 80, 24) == ["Done."]
+    quiet = cli("ask", "x", "--quiet", base_url=server.base_url, tty=True, stderr_tty=True, env={"TERM": "xterm"})
+    assert "waiting for" not in quiet.stderr

@@ -3,8 +3,9 @@
 The technique (after aider's MarkdownStream and crush's streaming Markdown): the answer is split into
 top-level Markdown blocks as it arrives. Once a later block has begun, the blocks before it can no
 longer change, so they are rendered once and printed to the scrollback, never redrawn. Only the
-unfinished last block (the tail) lives in a transient `rich.live.Live` region, re-rendered at most
-`REFRESH_PER_SECOND` times a second and cropped to its newest lines, so the newest text stays visible.
+unfinished last block (the tail) lives in a transient `rich.live.Live` region, redrawn soon after text
+arrives but at most `REFRESH_PER_SECOND` times a second, and cropped to its newest lines, so the newest
+text stays visible.
 When the stream ends the live region vanishes and the tail is printed like the other blocks; the
 scrollback then holds exactly what `console.print(Markdown(whole_text))` would have printed.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -32,7 +34,7 @@ from cvstream.errors import CvstreamError
 from cvstream.events import BlockStarted, BlockStopped, Event, TextDelta, ThinkingDelta, ToolInputDelta
 from cvstream.usage import Summary
 
-REFRESH_PER_SECOND = 15
+REFRESH_PER_SECOND = 20
 _CONTAINERS = frozenset({"bullet_list_open", "ordered_list_open", "blockquote_open", "table_open"})
 _TOOL_KINDS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 
@@ -103,7 +105,7 @@ class LiveSink:
         # One lock for everything that writes to the terminal: rich's own refresh thread would redraw the
         # live region while the main thread prints a finished block above it, and lose lines.
         self._lock = threading.Lock()
-        self._dirty = False
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -147,21 +149,29 @@ class LiveSink:
         return self._live
 
     def _tick(self) -> None:
-        """At most REFRESH_PER_SECOND times a second, if text arrived: print the blocks it finished, then
-        redraw the live region. Per delta the main thread only appends text, so the rendering cost
-        depends on the refresh rate, not on how many deltas arrive."""
-        while not self._stop.wait(1.0 / REFRESH_PER_SECOND):
+        """Redraw soon after text arrives (within 1/REFRESH_PER_SECOND s), at most that often: print the
+        blocks the new text finished, then redraw the live region. Per delta the main thread only
+        appends text, so the rendering cost depends on the refresh rate, not on the number of deltas."""
+        last = 0.0
+        while True:
+            self._wake.wait()
+            if self._stop.is_set():
+                return
+            pause = last + 1.0 / REFRESH_PER_SECOND - time.monotonic()
+            if pause > 0 and self._stop.wait(pause):
+                return
+            self._wake.clear()
             with self._lock:
-                if self._dirty and self._live is not None:
-                    self._dirty = False
+                if self._live is not None:
                     if self._mode == "text":
                         self._commit()
                     self._live.refresh()
+            last = time.monotonic()
 
     def _refresh(self) -> None:
-        """Mark the live region for redrawing (by the ticker thread, so the cost is per refresh, not per delta)."""
+        """Ask the ticker thread to redraw the live region."""
         self._ensure_live()
-        self._dirty = True
+        self._wake.set()
 
     # -- answer text --------------------------------------------------------------------------------
     def _print_blocks(self, source: str, kinds: list[str]) -> None:
@@ -252,6 +262,7 @@ class LiveSink:
 
     def finish(self, summary: Summary, error: CvstreamError | None) -> None:
         self._stop.set()
+        self._wake.set()
         if self._ticker is not None:
             self._ticker.join()
         if self._live is not None:
