@@ -13,7 +13,7 @@ import sys
 import threading
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer._click.exceptions import ClickException
@@ -22,6 +22,11 @@ from typer.exceptions import Abort
 from cvstream import __version__
 from cvstream.context import Env
 from cvstream.errors import AuthError, CvstreamError, ExitStatus, UsageError
+
+if TYPE_CHECKING:
+    from cvstream.config import Settings
+    from cvstream.mock.server import MockServer
+    from cvstream.source import Connection
 
 app = typer.Typer(
     name="cvstream",
@@ -195,6 +200,36 @@ def _system_text(env: Env, system: str | None, system_file: Path | None, default
     return system if system is not None else default
 
 
+def _connection(
+    settings: Settings, *, timeout: float | None, max_retries: int | None, max_retry_wait: float
+) -> tuple[Connection, MockServer | None]:
+    """How to reach the API: the configured one, or with --offline a mock started for this run (the
+    caller closes it). Without a key and without --offline, nothing is sent."""
+    from cvstream.source import DEFAULT_MAX_RETRIES, Connection
+
+    key, base_url, mock = settings.api_key.value, settings.base_url.value, None
+    if settings.offline.value:
+        from cvstream.mock.server import MockConfig, MockServer
+
+        mock = MockServer(MockConfig(port=0))
+        base_url, key = mock.start(), key or "cvstream-offline"
+    elif not key:
+        raise AuthError(
+            "no API key found, so nothing was sent",
+            "set ANTHROPIC_API_KEY (in the environment or a .env file), or try cvstream with --offline",
+        )
+    as_token = settings.key_is_auth_token and mock is None
+    conn = Connection(
+        api_key=None if as_token else key,
+        auth_token=key if as_token else None,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+        max_retry_wait=max_retry_wait,
+    )
+    return conn, mock
+
+
 def _stream(
     ctx: typer.Context,
     users: list[tuple[str, str]],
@@ -231,33 +266,12 @@ def _stream(
         method=method.value if method else None,
         offline=offline or None,
     )
-    key = settings.api_key.value
-    reporter = Reporter(env, quiet=quiet, secrets=(key or "",))
-    mock = None
-    base_url = settings.base_url.value
-    if settings.offline.value:
-        from cvstream.mock.server import MockConfig, MockServer
+    reporter = Reporter(env, quiet=quiet, secrets=(settings.api_key.value or "",))
+    conn, mock = _connection(settings, timeout=timeout, max_retries=max_retries, max_retry_wait=max_retry_wait)
+    if mock is not None:
+        reporter.note(f"offline: answers come from cvstream's built-in mock server at {conn.base_url}")
+    from cvstream.source import Request
 
-        mock = MockServer(MockConfig(port=0))
-        base_url = mock.start()
-        key = key or "cvstream-offline"
-        reporter.note(f"offline: answers come from cvstream's built-in mock server at {base_url}")
-    elif not key:
-        raise AuthError(
-            "no API key found, so nothing was sent",
-            "set ANTHROPIC_API_KEY (in the environment or a .env file), or try cvstream with --offline",
-        )
-    from cvstream.source import DEFAULT_MAX_RETRIES, Connection, Request
-
-    token = settings.key_is_auth_token and not settings.offline.value
-    conn = Connection(
-        api_key=None if token else key,
-        auth_token=key if token else None,
-        base_url=base_url,
-        timeout=timeout,
-        max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
-        max_retry_wait=max_retry_wait,
-    )
     jobs_list = [
         Job(
             label,
@@ -637,31 +651,10 @@ def serve(
         method=method.value if method else None,
         offline=offline or None,
     )
-    key, base_url = settings.api_key.value, settings.base_url.value
-    mock_server = None
-    if settings.offline.value:
-        from cvstream.mock.server import MockConfig, MockServer
-
-        mock_server = MockServer(MockConfig(port=0))
-        base_url, key = mock_server.start(), key or "cvstream-offline"
-    elif not key:
-        raise AuthError(
-            "no API key found, so the server cannot answer",
-            "set ANTHROPIC_API_KEY (in the environment or a .env file), or try --offline",
-        )
+    conn, mock_server = _connection(settings, timeout=timeout, max_retries=max_retries, max_retry_wait=max_retry_wait)
     from cvstream.serve import ServeConfig, bind
     from cvstream.serve import serve as run_server
-    from cvstream.source import DEFAULT_MAX_RETRIES, Connection
 
-    as_token = settings.key_is_auth_token and not settings.offline.value
-    conn = Connection(
-        api_key=None if as_token else key,
-        auth_token=key if as_token else None,
-        base_url=base_url,
-        timeout=timeout,
-        max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
-        max_retry_wait=max_retry_wait,
-    )
     config = ServeConfig(
         conn=conn,
         model=settings.model.value,
