@@ -82,3 +82,13 @@ def test_stderr_colour_rules(cli: Callable[..., Result], mock_server: Callable[.
     assert "\x1b[31" not in no_color.stderr and "\x1b[1;31" not in no_color.stderr
     dumb = cli("ask", "hi", base_url=server.base_url, env={"FORCE_COLOR": "1", "TERM": "dumb"})
     assert "\x1b[31" not in dumb.stderr and "\x1b[1;31" not in dumb.stderr
+
+
+def test_install_completion_keeps_working(tmp_path: Path) -> None:
+    env = {**subprocess_env(), "HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    run = subprocess.run(
+        [sys.executable, "-m", "cvstream", "--install-completion", "bash"], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert "completion installed" in run.stdout
+    assert "_CVSTREAM_COMPLETE" in "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())

@@ -133,3 +133,30 @@ def test_mock_warns_on_a_public_bind() -> None:
     finally:
         proc.kill()
     assert b"warning: binding 0.0.0.0" in err
+
+
+def test_ctrl_c_while_waiting_for_the_first_token(installed: Path, mock_server: Callable[..., MockServer]) -> None:
+    server = mock_server(fault="slow_headers")  # the API never answers
+    env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url)
+    proc = _start([str(installed), "ask", "hi"], env)
+    try:
+        assert server.wait_for(lambda records: len(records) == 1, timeout=30)  # the request is out
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert out == b""
+    assert b"Traceback" not in err and b"error: interrupted" in err
+
+
+def test_ask_does_not_import_the_server_stack(mock_server: Callable[..., MockServer]) -> None:
+    server = mock_server()
+    env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url)
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cvstream", "ask", "hi"], capture_output=True, env=env
+    )
+    assert run.returncode == 0
+    modules = _imported(run.stderr)
+    assert "anthropic" in modules
+    assert "uvicorn" not in modules and "starlette" not in modules
