@@ -205,6 +205,10 @@ class StreamRoute:
             response = upstream_response(error)
             self._log(request, response.status_code, summary, f"error: {error.message}")
             return response
+        except BaseException:  # the client left before the answer began: close the upstream request now
+            with anyio.CancelScope(shield=True):
+                await events.aclose()
+            raise
         return StreamingResponse(
             self._frames(request, first, events, summary),
             media_type="text/event-stream",
