@@ -291,7 +291,6 @@ def _stream(
         output=output,
         show_usage=not no_usage,
         show_thinking=not hide_thinking,
-        quiet=quiet,
         jobs=jobs,
         out_dir=out_dir,
         debug=debug,

@@ -70,3 +70,9 @@ class NetworkError(CvstreamError):
 
 class IncompleteError(CvstreamError):
     status = ExitStatus.INCOMPLETE
+
+
+class Interrupted(CvstreamError):
+    """Ctrl-C: the text so far is kept and the usage so far printed."""
+
+    status = ExitStatus.INTERRUPTED

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from cvstream.context import Env
-from cvstream.errors import CvstreamError, ExitStatus
+from cvstream.errors import CvstreamError, ExitStatus, Interrupted
 from cvstream.events import Event, Retrying, TextDelta, ThinkingDelta, ToolInputDelta
 from cvstream.report import Reporter
 from cvstream.sinks import Sink
@@ -30,7 +30,6 @@ from cvstream.usage import Summary
 if TYPE_CHECKING:
     from cvstream.source import Client, Connection, Request
 
-OUTPUTS = ("live", "plain", "raw", "sse", "json")
 _SUFFIX = {"raw": ".md", "plain": ".md", "live": ".md", "sse": ".sse", "json": ".ndjson"}
 _CONTENT = (TextDelta, ThinkingDelta, ToolInputDelta)
 
@@ -41,7 +40,6 @@ class Options:
     output: str = "raw"
     show_usage: bool = True
     show_thinking: bool = True
-    quiet: bool = False
     jobs: int = 4
     out_dir: Path | None = None
     debug: bool = False
@@ -51,10 +49,6 @@ class Options:
 class Job:
     label: str  # the input's name, for headers, output files and the usage table
     request: Request
-
-
-class Interrupted(CvstreamError):
-    status = ExitStatus.INTERRUPTED
 
 
 def make_sink(output: str, out: BinaryIO, env: Env, show_thinking: bool) -> Sink:
