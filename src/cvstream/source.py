@@ -17,6 +17,7 @@ Retries are cvstream's, not the SDK's (the client has `max_retries=0`): each one
 from __future__ import annotations
 
 import email.utils
+import itertools
 import json
 import random
 import threading
@@ -474,7 +475,7 @@ def _helper_events(message_stream: Any, tap: _Tap, conn: Connection, raw: bool) 
         if helper_failed:
             pending = list(tap.seen)
             tap.seen.clear()
-            for sse in _chain(pending, tap.live):
+            for sse in itertools.chain(pending, tap.live or ()):
                 tap.seen.clear()
                 for item in _translate_sse(sse, raw):
                     stopped = stopped or isinstance(item, MessageStopped)
@@ -491,12 +492,6 @@ def _helper_events(message_stream: Any, tap: _Tap, conn: Connection, raw: bool) 
         message_stream.close()
     if not stopped:
         raise _truncated()
-
-
-def _chain(first: list[ServerSentEvent], rest: Iterator[ServerSentEvent] | None) -> Iterator[ServerSentEvent]:
-    yield from first
-    if rest is not None:
-        yield from rest
 
 
 def _drain_raw(tap: _Tap) -> Iterator[Event]:
