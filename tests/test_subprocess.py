@@ -43,7 +43,7 @@ def test_ctrl_c_mid_stream_keeps_partial_output_and_exits_130(
 
 
 def test_closed_stdout_exits_quietly(installed: Path, mock_server: Callable[..., MockServer]) -> None:
-    server = mock_server(text=LONG, tokens_per_second=400.0)
+    server = mock_server(text=LONG, tokens_per_second=100.0)  # still streaming when the reader leaves
     env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url)
     proc = _start([str(installed), "ask", "hi"], env)
     try:
