@@ -239,3 +239,13 @@ def test_config_shows_values_and_sources(cli: Callable[..., Result], home: Path)
     assert "api key      set (from ANTHROPIC_API_KEY in environment)" in result.out
     assert "sk-ant" not in result.out
     assert "max tokens   1024  (default)" in result.out
+
+
+def test_config_names_every_source(cli: Callable[..., Result], home: Path) -> None:
+    (home / ".env").write_text("CVSTREAM_METHOD=stream\n")
+    result = cli("config", "--max-tokens", "77", env={"CVSTREAM_MODEL": "claude-x"})
+    assert result.code == 0
+    assert "max tokens   77  (flag --max-tokens)" in result.out
+    assert "model        claude-x  (environment)" in result.out
+    assert f"method       stream  (.env ({home / '.env'}))" in result.out
+    assert "offline      no  (default)" in result.out

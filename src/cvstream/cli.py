@@ -680,16 +680,37 @@ def serve(
     return 0
 
 
-@app.command(epilog="Examples:\n\n  cvstream config\n\n  CVSTREAM_MODEL=claude-haiku-4-5 cvstream config")
-def config(ctx: typer.Context) -> int:
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  cvstream config\n\n"
+        "  CVSTREAM_MODEL=claude-haiku-4-5 cvstream config\n\n"
+        "  cvstream config --method stream"
+    )
+)
+def config(
+    ctx: typer.Context,
+    model: ModelOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    method: MethodOpt = None,
+    offline: OfflineOpt = False,
+) -> int:
     """Show every setting's resolved value and where it came from.
 
     Precedence: flag > environment > ./.env > user config .env > default. The key is never shown.
+    Pass the same flags as `ask` to see how they combine.
     """
     from cvstream.config import load_settings, user_config_dir
 
     env = _env(ctx)
-    settings = load_settings(env.environ, env.cwd)
+    settings = load_settings(
+        env.environ,
+        env.cwd,
+        model=model,
+        max_tokens=max_tokens,
+        method=method.value if method else None,
+        offline=offline or None,
+    )
     key = settings.api_key
     rows = [
         ("api key", f"set (from {key.name} in {key.source})" if key.value else "not set", ""),
