@@ -24,6 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -355,6 +356,15 @@ def stream_events(
         yield from _create_events(create_stream, conn, raw)
 
 
+@contextmanager
+def _answer_errors(conn: Connection) -> Iterator[None]:
+    """Failures once the answer has begun (transport errors, malformed JSON) -> cvstream errors."""
+    try:
+        yield
+    except (httpx2.HTTPError, ValueError) as exc:
+        raise stream_error(exc, conn) from exc
+
+
 def _translate_sse(sse: ServerSentEvent, raw: bool) -> Iterator[Event]:
     """Raw SSE -> events, mirroring what the SDK's Stream does (nameless and empty events skipped)."""
     name = sse.event
@@ -377,28 +387,25 @@ def _translate_sse(sse: ServerSentEvent, raw: bool) -> Iterator[Event]:
 
 def _create_events(stream: Stream[Any], conn: Connection, raw: bool) -> Iterator[Event]:
     stopped = False
-    try:
-        for sse in Stream.raw_events(stream.response):
-            name = sse.event
-            # The hot path: a text delta, in a few dictionary lookups.
-            if name == "content_block_delta" and not raw and sse.data:
-                payload = json.loads(sse.data)
-                delta = payload.get("delta") or {}
-                if delta.get("type") == "text_delta":
-                    yield TextDelta(delta["text"])
-                else:
-                    yield from from_wire(payload)
-                continue
-            for event in _translate_sse(sse, raw):
-                if isinstance(event, MessageStopped):
-                    stopped = True
-                yield event
-    except CvstreamError:
-        raise
-    except (httpx2.HTTPError, ValueError) as exc:
-        raise stream_error(exc, conn) from exc
-    finally:
-        stream.close()
+    with _answer_errors(conn):
+        try:
+            for sse in Stream.raw_events(stream.response):
+                name = sse.event
+                # The hot path: a text delta, in a few dictionary lookups.
+                if name == "content_block_delta" and not raw and sse.data:
+                    payload = json.loads(sse.data)
+                    delta = payload.get("delta") or {}
+                    if delta.get("type") == "text_delta":
+                        yield TextDelta(delta["text"])
+                    else:
+                        yield from from_wire(payload)
+                    continue
+                for event in _translate_sse(sse, raw):
+                    if isinstance(event, MessageStopped):
+                        stopped = True
+                    yield event
+        finally:
+            stream.close()
     if not stopped:
         raise _truncated()
 
@@ -449,47 +456,44 @@ def _from_helper(event: Any) -> Iterator[Event]:
 
 def _helper_events(message_stream: Any, tap: _Tap, conn: Connection, raw: bool) -> Iterator[Event]:
     started = stopped = helper_failed = False
-    try:
-        iterator = iter(message_stream)
-        while True:
-            try:
-                event = next(iterator)
-            except StopIteration:
-                break
-            except anthropic.APIStatusError as exc:  # an `error` event (SDK 2.x: APIStatusError, status 200)
+    with _answer_errors(conn):
+        try:
+            iterator = iter(message_stream)
+            while True:
+                try:
+                    event = next(iterator)
+                except StopIteration:
+                    break
+                except anthropic.APIStatusError as exc:  # an `error` event (SDK 2.x: APIStatusError, status 200)
+                    if raw:
+                        yield from _drain_raw(tap)
+                    raise error_event_error(exc.body) from exc
+                except _HELPER_FAILURES:
+                    # The helper cannot accumulate this stream; carry on from the raw events it has not shown.
+                    helper_failed = True
+                    break
                 if raw:
                     yield from _drain_raw(tap)
-                raise error_event_error(exc.body) from exc
-            except _HELPER_FAILURES:
-                # The helper cannot accumulate this stream; carry on from the raw events it has not shown.
-                helper_failed = True
-                break
-            if raw:
-                yield from _drain_raw(tap)
-            else:
-                tap.seen.clear()  # holds only the events behind this one: nothing grows with the answer
-            for item in _from_helper(event):
-                started = started or isinstance(item, MessageStarted)
-                stopped = stopped or isinstance(item, MessageStopped)
-                yield item
-        if helper_failed:
-            pending = list(tap.seen)
-            tap.seen.clear()
-            for sse in itertools.chain(pending, tap.live or ()):
-                tap.seen.clear()
-                for item in _translate_sse(sse, raw):
+                else:
+                    tap.seen.clear()  # holds only the events behind this one: nothing grows with the answer
+                for item in _from_helper(event):
+                    started = started or isinstance(item, MessageStarted)
                     stopped = stopped or isinstance(item, MessageStopped)
                     yield item
-        elif raw:
-            yield from _drain_raw(tap)
-        if started and not helper_failed:
-            yield FinalUsage(_usage(message_stream.get_final_message().usage))
-    except CvstreamError:
-        raise
-    except (httpx2.HTTPError, ValueError) as exc:
-        raise stream_error(exc, conn) from exc
-    finally:
-        message_stream.close()
+            if helper_failed:
+                pending = list(tap.seen)
+                tap.seen.clear()
+                for sse in itertools.chain(pending, tap.live or ()):
+                    tap.seen.clear()
+                    for item in _translate_sse(sse, raw):
+                        stopped = stopped or isinstance(item, MessageStopped)
+                        yield item
+            elif raw:
+                yield from _drain_raw(tap)
+            if started and not helper_failed:
+                yield FinalUsage(_usage(message_stream.get_final_message().usage))
+        finally:
+            message_stream.close()
     if not stopped:
         raise _truncated()
 
@@ -543,40 +547,34 @@ async def astream_events(
 
 async def _acreate_events(stream: anthropic.AsyncStream[Any], conn: Connection) -> AsyncIterator[Event]:
     stopped = False
-    try:
-        async for sse in anthropic.AsyncStream.raw_events(stream.response):
-            for event in _translate_sse(sse, False):
-                stopped = stopped or isinstance(event, MessageStopped)
-                yield event
-    except CvstreamError:
-        raise
-    except (httpx2.HTTPError, ValueError) as exc:
-        raise stream_error(exc, conn) from exc
-    finally:
-        await stream.close()
+    with _answer_errors(conn):
+        try:
+            async for sse in anthropic.AsyncStream.raw_events(stream.response):
+                for event in _translate_sse(sse, False):
+                    stopped = stopped or isinstance(event, MessageStopped)
+                    yield event
+        finally:
+            await stream.close()
     if not stopped:
         raise _truncated()
 
 
 async def _ahelper_events(message_stream: Any, conn: Connection) -> AsyncIterator[Event]:
     started = stopped = False
-    try:
-        async for event in message_stream:
-            for item in _from_helper(event):
-                started = started or isinstance(item, MessageStarted)
-                stopped = stopped or isinstance(item, MessageStopped)
-                yield item
-        if started:
-            yield FinalUsage(_usage((await message_stream.get_final_message()).usage))
-    except CvstreamError:
-        raise
-    except anthropic.APIStatusError as exc:
-        raise error_event_error(exc.body) from exc
-    except _HELPER_FAILURES as exc:
-        raise IncompleteError("incomplete response: the API sent a malformed stream", "try again") from exc
-    except (httpx2.HTTPError, ValueError) as exc:
-        raise stream_error(exc, conn) from exc
-    finally:
-        await message_stream.close()
+    with _answer_errors(conn):
+        try:
+            async for event in message_stream:
+                for item in _from_helper(event):
+                    started = started or isinstance(item, MessageStarted)
+                    stopped = stopped or isinstance(item, MessageStopped)
+                    yield item
+            if started:
+                yield FinalUsage(_usage((await message_stream.get_final_message()).usage))
+        except anthropic.APIStatusError as exc:
+            raise error_event_error(exc.body) from exc
+        except _HELPER_FAILURES as exc:
+            raise IncompleteError("incomplete response: the API sent a malformed stream", "try again") from exc
+        finally:
+            await message_stream.close()
     if not stopped:
         raise _truncated()
