@@ -86,6 +86,14 @@ def split_deltas(text: str) -> list[str]:
     return _PIECES.findall(text)
 
 
+def _cut(text: str, max_tokens: int, stop_reason: str | None) -> tuple[list[str], str]:
+    """The reply's token pieces, cut at `max_tokens` (the stop reason then says so)."""
+    pieces = split_deltas(text)
+    if len(pieces) > max_tokens:
+        return pieces[:max_tokens], "max_tokens"
+    return pieces, stop_reason or "end_turn"
+
+
 def sse(event: str, payload: Mapping[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
 
@@ -166,10 +174,7 @@ def build_stream(
         )
     )
     frames.append(Frame(sse("ping", {"type": "ping"})))
-    pieces = split_deltas(text)
-    reason = stop_reason or "end_turn"
-    if len(pieces) > max_tokens:
-        pieces, reason = pieces[:max_tokens], "max_tokens"
+    pieces, reason = _cut(text, max_tokens, stop_reason)
     for piece in pieces:
         delta = {"type": "text_delta", "text": piece}
         frames.append(
@@ -229,10 +234,7 @@ def message_body(
     *, text: str, model: str, message_id: str, input_tokens: int, max_tokens: int, stop_reason: str | None
 ) -> bytes:
     """A non-streaming `Message` reply."""
-    pieces = split_deltas(text)
-    reason = stop_reason or "end_turn"
-    if len(pieces) > max_tokens:
-        pieces, reason = pieces[:max_tokens], "max_tokens"
+    pieces, reason = _cut(text, max_tokens, stop_reason)
     body = {
         "id": message_id,
         "type": "message",
