@@ -97,6 +97,9 @@ class Retrying:
     delay: float
     reason: str
 
+    def describe(self) -> str:
+        return f"retry {self.attempt}: {self.reason}; waiting {self.delay:.1f} s"
+
 
 Event = (
     MessageStarted

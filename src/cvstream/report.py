@@ -78,7 +78,7 @@ class Reporter:
 
     def retry(self, event: Retrying) -> None:
         if not self.quiet:
-            self.line(f"retry {event.attempt}: {event.reason}; waiting {event.delay:.1f} s", "yellow")
+            self.line(event.describe(), "yellow")
 
     def summary(self, summary: Summary) -> None:
         self.line(format_summary(summary), "dim")

@@ -219,7 +219,7 @@ class StreamRoute:
         """The next event that is not a retry announcement (logged instead); None at the end."""
         async for event in events:
             if type(event) is Retrying:
-                print(f"retry {event.attempt}: {event.reason}; waiting {event.delay:.1f} s", file=self.config.log)
+                print(event.describe(), file=self.config.log, flush=True)
                 continue
             summary.fold(event, time.monotonic())
             return event

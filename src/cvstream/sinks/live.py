@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.markdown import Markdown, UnknownElement
@@ -51,6 +52,11 @@ def _needs_lead(previous: str | None, first: str) -> bool:
     return bool(Markdown.elements.get(previous, UnknownElement).new_line)
 
 
+def _top_level_blocks(tokens: list[Token]) -> list[tuple[int, str]]:
+    """(first line, token type) of each top-level block, in order."""
+    return [(t.map[0], t.type) for t in tokens if t.level == 0 and t.map is not None and t.nesting >= 0]
+
+
 def split_finished(parser: MarkdownIt, text: str) -> tuple[str, list[str], str]:
     """Split `text` into (finished source, top-level token types of it, unfinished tail).
 
@@ -59,8 +65,7 @@ def split_finished(parser: MarkdownIt, text: str) -> tuple[str, list[str], str]:
     cut = text.rfind("\n") + 1
     if cut == 0:
         return "", [], text
-    tokens = parser.parse(text[:cut])
-    starts = [(t.map[0], t.type) for t in tokens if t.level == 0 and t.map is not None and t.nesting >= 0]
+    starts = _top_level_blocks(parser.parse(text[:cut]))
     if len(starts) < 2:
         return "", [], text
     lines = text[:cut].splitlines(keepends=True)
@@ -111,7 +116,7 @@ class LiveSink:
 
     # -- the live region ----------------------------------------------------------------------------
     def _region(self) -> Any:
-        """What the live region shows; called by Live's refresh thread, rebuilt only when it changed."""
+        """What the live region shows (rendered on the ticker thread); rebuilt only when it changed."""
         height = max(1, self._console.size.height - 1)
         key = (self._mode, self._tail, len(self._thinking), self._tool_name, height)
         if key != self._region_key:
@@ -128,10 +133,7 @@ class LiveSink:
             return Text(f"⚙ {self._tool_name} …", style="dim", no_wrap=True, overflow="ellipsis")
         if not self._tail:
             return Text("")
-        return _Bottom(self._markdown(self._tail), height)
-
-    def _markdown(self, source: str) -> Any:
-        return Markdown(source)
+        return _Bottom(Markdown(self._tail), height)
 
     def _ensure_live(self) -> Live:
         if self._live is None:
@@ -180,7 +182,7 @@ class LiveSink:
             return
         if _needs_lead(self._previous, kinds[0]):
             self._console.line()
-        self._console.print(self._markdown(source))
+        self._console.print(Markdown(source))
         self._previous = kinds[-1]
 
     def _commit(self) -> None:
@@ -195,7 +197,7 @@ class LiveSink:
     def _flush_text(self) -> None:
         """Print the unfinished tail as final: the document is over (the caller holds the lock)."""
         if self._tail.strip():
-            kinds = [t.type for t in self._parser.parse(self._tail) if t.level == 0 and t.nesting >= 0 and t.map]
+            kinds = [kind for _, kind in _top_level_blocks(self._parser.parse(self._tail))]
             if kinds:
                 self._print_blocks(self._tail, kinds)
         self._tail = ""
