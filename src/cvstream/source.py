@@ -178,6 +178,9 @@ def status_error(exc: anthropic.APIStatusError, model: str, attempts: int = 1) -
     error = _status_error(exc, model, attempts)
     error.upstream_status = exc.status_code
     error.retry_after = retry_after(exc.response.headers)
+    error.request_id = exc.request_id
+    if exc.status_code in (503, 529):
+        error.kind = "overloaded"
     return error
 
 
