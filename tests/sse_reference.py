@@ -24,6 +24,10 @@ class Expected:
     stop_reason: str | None = None
     complete: bool = False
     error_type: str | None = None
+    # The SDK's messages.stream() helper accumulates the message and needs what the protocol promises,
+    # e.g. a `usage` object on every message_delta; a recording without it is one the helper cannot read
+    # (cvstream then reports an incomplete response, exit 6, with the text received so far).
+    helper_readable: bool = True
 
 
 def dispatched_events(raw: bytes) -> list[tuple[str | None, str]]:
@@ -81,6 +85,7 @@ def expected_for(raw: bytes) -> Expected:
         elif kind == "content_block_delta" and payload["delta"].get("type") == "text_delta":
             exp.text += payload["delta"]["text"]
         elif kind == "message_delta":
+            exp.helper_readable = exp.helper_readable and isinstance(payload.get("usage"), dict)
             exp.stop_reason = payload["delta"].get("stop_reason") or exp.stop_reason
             _fold_usage(exp.usage, payload.get("usage"))
         elif kind == "message_stop":

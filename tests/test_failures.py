@@ -29,7 +29,8 @@ def _check_clean(result: Result) -> None:
 
 def test_no_key_sends_nothing(cli: Callable[..., Result], mock: MockServer) -> None:
     result = cli("ask", "hi", key=None, base_url=mock.base_url)
-    assert result.code == ExitStatus.AUTH == 3
+    assert result.code == ExitStatus.AUTH
+    assert int(ExitStatus.AUTH) == 3
     assert "no API key found" in result.stderr
     assert "ANTHROPIC_API_KEY" in result.stderr and ".env" in result.stderr and "--offline" in result.stderr
     assert mock.records == []
@@ -116,7 +117,8 @@ def _closed_port() -> int:
 def test_connection_refused_names_the_url(cli: Callable[..., Result]) -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
     result = cli("ask", "hi", "--max-retries", "0", base_url=url)
-    assert result.code == ExitStatus.NETWORK == 5
+    assert result.code == ExitStatus.NETWORK
+    assert int(ExitStatus.NETWORK) == 5
     assert f"cannot connect to {url} (connection refused)" in result.stderr
     _check_clean(result)
 
@@ -249,7 +251,8 @@ def test_bad_input_is_refused_before_any_request(
         else:
             (home / name).write_bytes(content if isinstance(content, bytes) else content.encode())
     result = cli(*args, stdin=stdin, base_url=mock.base_url)
-    assert result.code == ExitStatus.USAGE == 2, result.stderr
+    assert result.code == ExitStatus.USAGE
+    assert int(ExitStatus.USAGE) == 2, result.stderr
     assert words in result.stderr
     assert mock.records == []
     assert "Traceback" not in result.stderr and FAKE_KEY not in result.stderr

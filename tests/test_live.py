@@ -64,9 +64,10 @@ def screen_lines(data: bytes, width: int, height: int) -> list[str]:
 
 
 def one_shot(text: str, width: int, height: int) -> bytes:
-    console = Console(file=io.StringIO(), width=width, height=height, force_terminal=True, color_system="standard")
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, height=height, force_terminal=True, color_system="standard")
     console.print(Markdown(text))
-    return console.file.getvalue().replace("\n", "\r\n").encode()  # type: ignore[attr-defined]
+    return buffer.getvalue().replace("\n", "\r\n").encode()
 
 
 @pytest.mark.parametrize("width", [40, 57, 80, 120, 200])

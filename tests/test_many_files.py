@@ -81,7 +81,7 @@ def test_one_failure_does_not_stop_the_others(
     in_order = cli("enhance", *names, "--jobs", "1", base_url=mock_server(fault="truncate", fault_times=1).base_url)
     assert in_order.code == ExitStatus.INCOMPLETE
     assert in_order.out.count("==> ") == 3
-    assert in_order.stderr.count("error: incomplete response") == 1
+    assert in_order.stderr.count("error: cv0.txt: incomplete response") == 1  # every per-input line names it
 
 
 def test_same_output_name_is_refused(cli: Callable[..., Result], mock: MockServer, home: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from pathlib import Path
 
 import pytest
@@ -54,10 +56,31 @@ def test_usage_fold_overwrites_field_by_field() -> None:
         "cache_read_tokens": 2,
         "cache_write_tokens": 3,
     }
-    assert format_summary(summary) == (
-        "usage: 10 in · 40 out · cache 2 read, 3 write · end_turn · m · first token 0.50 s · total 2.50 s · 20 tok/s"
+    assert (
+        format_summary(summary)
+        == "usage: 10 in · 40 out · cache 2 read, 3 write · first token 0.50 s · total 2.50 s · 20 tok/s"
     )
+    assert len(format_summary(summary, "a-long-input-name.txt")) <= 80
     assert stop_note(summary) is None
+
+
+def test_tokens_per_second_needs_ten_tokens_and_counts_from_the_first_token() -> None:
+    summary = Summary(started_at=0.0)
+    summary.fold(MessageStarted("m", "i", UsageUpdate(10, 1)), 0.1)
+    summary.fold(TextDelta("x"), 1.0)
+    summary.fold(MessageDelta("end_turn", None, UsageUpdate(output_tokens=1)), 1.001)
+    summary.ended_at = 1.001
+    assert summary.tokens_per_second() is None  # one token: no rate, not 1000 tok/s
+    assert "tok/s" not in format_summary(summary)
+
+
+def test_usage_so_far_estimates_the_tokens_received() -> None:
+    summary = Summary(started_at=0.0)
+    summary.fold(MessageStarted("m", "i", UsageUpdate(10, 1)), 0.1)
+    summary.fold(TextDelta("x" * 400), 0.5)  # cut before any message_delta: the API said 1 out
+    summary.ended_at = 1.0
+    assert format_summary(summary, so_far=True).startswith("usage so far: 10 in · ~100 out")
+    assert summary.as_json()["output_tokens_estimated"] == 100
     summary.stop_reason = "max_tokens"
     assert "raise --max-tokens" in (stop_note(summary) or "")
     summary.stop_reason = "something_new"
@@ -126,10 +149,12 @@ def test_connection_errors_are_classified() -> None:
     request = httpx2.Request("POST", "http://x.invalid/v1/messages")
     conn = Connection(base_url="http://x.invalid")
     for cause, reason in [
-        (httpx2.ConnectError("[Errno -2] Name or service not known"), "DNS lookup failed"),
-        (httpx2.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number"), "TLS handshake failed"),
-        (httpx2.ConnectError("[Errno 111] Connection refused"), "connection refused"),
+        (socket.gaierror(-2, "Name or service not known"), "DNS lookup failed"),
+        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), "TLS handshake failed"),
+        (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
     ]:
         error = anthropic.APIConnectionError(request=request)
-        error.__cause__ = cause
+        transport = httpx2.ConnectError("connect failed")  # classified by the types in the chain, not by text
+        transport.__cause__ = cause
+        error.__cause__ = transport
         assert connection_error(error, conn).message == f"cannot connect to http://x.invalid ({reason})"

@@ -12,13 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from cvstream.errors import UsageError
 
 T = TypeVar("T")
 
 METHODS = ("create", "stream")
-EFFORTS = ("low", "medium", "high", "xhigh", "max")
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+SECRET_NAMES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 DEFAULT_MAX_TOKENS = 1024  # as in the web app
 
 
@@ -48,23 +50,77 @@ def user_config_dir(environ: Mapping[str, str]) -> Path:
     return Path(base) / "cvstream"
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
-    if not path.is_file():
+Warn = Callable[[str], None]
+
+
+def _ignore(_message: str) -> None:
+    pass
+
+
+def _read_env_file(path: Path, warn: Warn) -> dict[str, str]:
+    """The variables of a .env file; an unreadable one is skipped with a warning, never fatal."""
+    try:
+        if not path.is_file():
+            return {}
+        from dotenv import dotenv_values
+
+        with path.open(encoding="utf-8") as handle:
+            values = dotenv_values(stream=handle)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        warn(f"warning: ignoring {path} ({reason})")
         return {}
-    from dotenv import dotenv_values
-
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return {k: v for k, v in values.items() if v is not None}
 
 
-def env_layers(environ: Mapping[str, str], cwd: Path) -> list[tuple[str, Mapping[str, str]]]:
+def env_layers(environ: Mapping[str, str], cwd: Path, warn: Warn = _ignore) -> list[tuple[str, Mapping[str, str]]]:
     """The non-flag layers, highest precedence first."""
     local = cwd / ".env"
     user = user_config_dir(environ) / ".env"
     return [
         ("environment", environ),
-        (f".env ({local})", _read_env_file(local)),
-        (f".env ({user})", _read_env_file(user)),
+        (f".env ({local})", _read_env_file(local, warn)),
+        (f".env ({user})", _read_env_file(user, warn)),
     ]
+
+
+def known_secrets(environ: Mapping[str, str], cwd: Path) -> tuple[str, ...]:
+    """Every key cvstream can find, in any layer: all of them are redacted from everything it prints."""
+    return tuple(
+        value for _, values in env_layers(environ, cwd) for name in SECRET_NAMES if (value := values.get(name, ""))
+    )
+
+
+def shown_url(url: str | None) -> str:
+    """A base URL without any credentials in it, for messages and `cvstream config`."""
+    parts = urlsplit(url or DEFAULT_BASE_URL)
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def parse_base_url(text: str, where: str) -> str:
+    """An http(s) URL with a host, else a usage error naming the setting (never echoing credentials)."""
+    try:
+        parts = urlsplit(text.strip())
+        _ = parts.port  # raises on a bad port
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise UsageError(
+            f"{where}: not a valid http(s) URL", "for example ANTHROPIC_BASE_URL=https://api.anthropic.com"
+        )
+    return text.strip()
+
+
+def parse_model(text: str, where: str) -> str:
+    if not text.strip():
+        raise UsageError(f"{where}: the model id is empty", "pass one, e.g. --model claude-sonnet-5-5")
+    return text.strip()
 
 
 def _lookup(layers: list[tuple[str, Mapping[str, str]]], names: tuple[str, ...]) -> tuple[str, str, str] | None:
@@ -109,9 +165,9 @@ def check_max_tokens(value: int, where: str = "--max-tokens") -> int:
 
 
 def parse_method(text: str, where: str) -> str:
-    if text not in METHODS:
+    if text.strip().lower() not in METHODS:
         raise UsageError(f"{where}: method must be create or stream, not {text!r}")
-    return text
+    return text.strip().lower()
 
 
 def _parse_bool(text: str, where: str) -> bool:
@@ -131,11 +187,30 @@ def load_settings(
     max_tokens: int | None = None,
     method: str | None = None,
     offline: bool | None = None,
+    warn: Warn = _ignore,
 ) -> Settings:
-    """Resolve every setting; flags are the keyword arguments (None = not given)."""
-    from cvstream.models import default_model
+    """Resolve every setting; flags are the keyword arguments (None = not given).
 
-    layers = env_layers(environ, cwd)
+    An error names the setting and where it came from; every key found in any layer is redacted from it.
+    """
+    layers = env_layers(environ, cwd, warn)
+    try:
+        return _load(layers, model=model, max_tokens=max_tokens, method=method, offline=offline)
+    except UsageError as exc:
+        raise exc.redacted(
+            [v for _, values in layers for name in SECRET_NAMES if (v := values.get(name, ""))]
+        ) from None
+
+
+def _load(
+    layers: list[tuple[str, Mapping[str, str]]],
+    *,
+    model: str | None,
+    max_tokens: int | None,
+    method: str | None,
+    offline: bool | None,
+) -> Settings:
+    from cvstream.models import default_model
 
     def as_str(value: str, _where: str) -> str:
         return value
@@ -144,10 +219,12 @@ def load_settings(
         check_max_tokens(max_tokens)
     if method is not None:
         parse_method(method, "--method")
+    if model is not None:
+        model = parse_model(model, "--model")
     return Settings(
-        api_key=_resolve(None, "", layers, ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"), as_str, lambda: None),
-        base_url=_resolve(None, "", layers, ("ANTHROPIC_BASE_URL",), as_str, lambda: None),
-        model=_resolve(model, "--model", layers, ("CVSTREAM_MODEL",), as_str, default_model),
+        api_key=_resolve(None, "", layers, SECRET_NAMES, as_str, lambda: None),
+        base_url=_resolve(None, "", layers, ("ANTHROPIC_BASE_URL",), parse_base_url, lambda: None),
+        model=_resolve(model, "--model", layers, ("CVSTREAM_MODEL",), parse_model, default_model),
         max_tokens=_resolve(
             max_tokens,
             "--max-tokens",

@@ -6,13 +6,14 @@ colour only on a terminal; NO_COLOR removes it; FORCE_COLOR forces it; TERM=dumb
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,16 +32,30 @@ class Env:
 
     @classmethod
     def from_process(cls) -> Env:
+        """The real process; a closed stdin reads as empty, a closed stdout fails at the first write."""
+        from cvstream.errors import UsageError
+
+        try:
+            cwd = Path.cwd()
+        except FileNotFoundError:
+            raise UsageError("the working directory no longer exists", "cd to an existing directory") from None
+        stderr = sys.stderr if sys.stderr is not None else io.TextIOWrapper(io.BytesIO())
         return cls(
-            stdin=sys.stdin.buffer,
-            stdout=sys.stdout.buffer,
-            stderr=sys.stderr,
+            stdin=sys.stdin.buffer if sys.stdin is not None else io.BytesIO(),
+            stdout=sys.stdout.buffer if sys.stdout is not None else _Closed(),  # type: ignore[arg-type]
+            stderr=stderr,
             environ=os.environ,
-            cwd=Path.cwd(),
-            stdin_isatty=sys.stdin.isatty(),
-            stdout_isatty=sys.stdout.isatty(),
-            stderr_isatty=sys.stderr.isatty(),
+            cwd=cwd,
+            stdin_isatty=sys.stdin is not None and sys.stdin.isatty(),
+            stdout_isatty=sys.stdout is not None and sys.stdout.isatty(),
+            stderr_isatty=sys.stderr is not None and sys.stderr.isatty(),
         )
+
+    def flush_stdout(self) -> None:
+        """Flush now, so a full disk is reported as an error rather than at interpreter exit."""
+        self.stdout.flush()
+        if self.stdout is getattr(sys.stdout, "buffer", None):
+            sys.stdout.flush()
 
     @property
     def dumb_terminal(self) -> bool:
@@ -62,7 +77,7 @@ class Env:
 
     def silence_stdout(self) -> None:
         """After a broken pipe: point fd 1 at /dev/null so the interpreter's final flush cannot fail."""
-        if self.stdout is not sys.stdout.buffer:
+        if sys.stdout is None or self.stdout is not sys.stdout.buffer:
             return
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -74,9 +89,19 @@ class Env:
         return self._console(self.stderr, self.stderr_isatty)
 
     def stdout_console(self) -> Console:
-        if self.stdout is sys.stdout.buffer:
+        if self.stdout is getattr(sys.stdout, "buffer", None):
             return self._console(sys.stdout, self.stdout_isatty)
         return self._console(_Utf8Writer(self.stdout), self.stdout_isatty)  # type: ignore[arg-type]
+
+
+class _Closed(io.RawIOBase):
+    """stdout when the shell closed it (`>&-`): every write fails with a clear reason."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raise OSError(errno.EBADF, "stdout is closed")
 
 
 class _Utf8Writer(io.TextIOBase):
@@ -94,3 +119,9 @@ class _Utf8Writer(io.TextIOBase):
 
     def isatty(self) -> bool:
         return self._out.isatty()
+
+
+def env_of(ctx: Any) -> Env:
+    """The Env `main()` hands every command (a fresh one when Typer runs a command some other way)."""
+    env = getattr(ctx, "obj", None)
+    return env if isinstance(env, Env) else Env.from_process()

@@ -159,3 +159,40 @@ def from_wire(payload: Mapping[str, Any]) -> Iterator[Event]:
         yield MessageDelta(delta.get("stop_reason"), delta.get("stop_sequence"), usage_from_wire(payload.get("usage")))
     elif kind == "message_stop":
         yield MessageStopped()
+
+
+class SseDecoder:
+    """Incremental Server-Sent Events decoder (WHATWG rules): bytes in, (event name, data) out.
+
+    Used to see the raw events of a stream the SDK's `messages.stream()` helper reads (for `--json`):
+    it is fed the same bytes, from a response hook, as they pass to the SDK. Events without a name or
+    without data are skipped, as the SDK skips them.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._name: str | None = None
+        self._data: list[str] = []
+        self._last_cr = False
+
+    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
+        if self._last_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the LF of a CRLF split across chunks
+        self._last_cr = chunk.endswith(b"\r")
+        out: list[tuple[str, str]] = []
+        lines = (self._buffer + chunk).replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        self._buffer = lines.pop()
+        for raw in lines:
+            line = raw.decode("utf-8", errors="replace")
+            if not line:
+                if self._name and self._data:
+                    out.append((self._name, "\n".join(self._data)))
+                self._name, self._data = None, []
+            elif not line.startswith(":"):
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "event":
+                    self._name = value
+                elif name == "data":
+                    self._data.append(value)
+        return out

@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from cvstream.context import Env
-from cvstream.errors import CvstreamError
+from cvstream.errors import CvstreamError, redact
 from cvstream.events import Retrying
 from cvstream.usage import Summary, format_summary, stop_note
 
@@ -36,8 +36,7 @@ class Reporter:
     def __init__(self, env: Env, *, quiet: bool = False, secrets: tuple[str, ...] = ()) -> None:
         self._env = env
         self.quiet = quiet
-        # Only real-length secrets: redacting a one-letter test key would mangle every line.
-        self._secrets = tuple(s for s in secrets if len(s) >= 8)
+        self._secrets = secrets
         self._console: Console | None = None
         self._spinner: Live | None = None
         # In a pipe, without FORCE_COLOR, stderr is plain text: no need to import rich (~40 ms) for it.
@@ -50,9 +49,7 @@ class Reporter:
         return self._console
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        return redact(text, self._secrets)  # a safety net: errors are redacted where they are made
 
     def line(self, text: str, style: str | None = None) -> None:
         if self._plain:
@@ -72,21 +69,25 @@ class Reporter:
         for extra in lines[1:]:
             self.line(extra, "yellow")
 
+    def warning(self, text: str) -> None:
+        """A warning shows even with --quiet (it is about something the user should fix)."""
+        self.line(text if text.startswith("warning:") else f"warning: {text}", "yellow")
+
     def note(self, text: str) -> None:
         if not self.quiet:
             self.line(text, "yellow")
 
-    def retry(self, event: Retrying) -> None:
+    def retry(self, event: Retrying, label: str | None = None) -> None:
         if not self.quiet:
-            self.line(event.describe(), "yellow")
+            self.line((f"{label}: " if label else "") + event.describe(), "yellow")
 
-    def summary(self, summary: Summary) -> None:
-        self.line(format_summary(summary), "dim")
+    def summary(self, summary: Summary, label: str | None = None, *, so_far: bool = False) -> None:
+        self.line(format_summary(summary, label, so_far=so_far), "dim")
 
-    def stop_note(self, summary: Summary) -> None:
+    def stop_note(self, summary: Summary, label: str | None = None) -> None:
         note = stop_note(summary)
         if note:
-            self.note(note)
+            self.note((f"{label}: " if label else "") + note)
 
     # -- waiting spinner (terminal only) -------------------------------------------------------------
     def start_waiting(self, model: str) -> None:

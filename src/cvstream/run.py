@@ -1,43 +1,48 @@
-"""Wiring: requests -> source -> events -> one sink, the summary to stderr, Ctrl-C and broken pipes.
+"""The one execution path, for one input or many: source -> events -> sinks, the summary to stderr.
 
-`run` takes the answers to produce (one per input) and how to show them. One answer streams on the
-main thread. Several run on worker threads (`--jobs` at a time) that only produce events; the main
-thread feeds them to the sinks in input order, so output is never interleaved and a later answer
-that finishes first waits, buffered, for its turn.
+Worker threads (`--jobs` of them) only produce: each runs one answer at a time through `source` and puts
+its events, stamped with the time they arrived, on one queue. The main thread is the only consumer: it
+folds every event into its answer's summary as it arrives (so timings are right even for an answer
+that waits its turn), and feeds the sinks: with `--out-dir` each answer's file at once, on stdout in
+input order (a later answer that finishes first waits, buffered, and is printed whole on its turn).
+
+Cancellation (Ctrl-C, SIGTERM, SIGHUP, a closed stdout) never waits on a worker: the in-flight HTTP
+responses are closed, pending retries wake up and stop, the workers are daemon threads left to end on
+their own, and the main thread keeps what arrived, prints the usage so far, and names the inputs that
+were not finished.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
-import tempfile
+import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cvstream.context import Env
-from cvstream.errors import CvstreamError, ExitStatus, Interrupted
+from cvstream.errors import CvstreamError, ExitStatus, Interrupted, OutputError
 from cvstream.events import Event, Retrying, TextDelta, ThinkingDelta, ToolInputDelta
 from cvstream.report import Reporter
-from cvstream.sinks import Sink
+from cvstream.sinks import OutputMode, Sink, make_sink
 from cvstream.usage import Summary
 
 if TYPE_CHECKING:
     from cvstream.source import Client, Connection, Request
 
-_SUFFIX = {"raw": ".md", "plain": ".md", "live": ".md", "sse": ".sse", "json": ".ndjson"}
 _CONTENT = (TextDelta, ThinkingDelta, ToolInputDelta)
+_SIGNALS = {signal.SIGTERM: ExitStatus.TERMINATED, signal.SIGHUP: ExitStatus.HANGUP}
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
     method: str = "create"
-    output: str = "raw"
+    mode: OutputMode = OutputMode.RAW
     show_usage: bool = True
     show_thinking: bool = True
     jobs: int = 4
@@ -47,238 +52,366 @@ class Options:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    label: str  # the input's name, for headers, output files and the usage table
+    label: str  # the input's name, for headers, output files, error and usage lines
     request: Request
 
 
-def make_sink(output: str, out: BinaryIO, env: Env, show_thinking: bool) -> Sink:
-    if output == "sse":
-        from cvstream.sinks.sse import SseSink
-
-        return SseSink(out)
-    if output == "json":
-        from cvstream.sinks.ndjson import NdjsonSink
-
-        return NdjsonSink(out)
-    if output == "live":
-        from cvstream.sinks.live import LiveSink
-
-        return LiveSink(env.stdout_console(), show_thinking=show_thinking)
-    from cvstream.sinks.text import TextSink
-
-    return TextSink(out, final_newline=output == "plain")
+def output_path(out_dir: Path, label: str, mode: OutputMode) -> Path:
+    return out_dir / (Path(label).stem + mode.for_file.suffix)
 
 
-def pump(events: Iterator[Event], sink: Sink, reporter: Reporter, summary: Summary) -> CvstreamError | None:
-    """Feed one answer's events to its sink; return the error that ended it, if any."""
-    clock = time.monotonic
-    waiting = True
+class Signalled(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread like KeyboardInterrupt for Ctrl-C."""
+
+    def __init__(self, status: ExitStatus) -> None:
+        super().__init__(status.name)
+        self.status = status
+
+
+@contextlib.contextmanager
+def _signals_as_exceptions() -> Iterator[None]:
+    """SIGTERM and SIGHUP get the same clean stop as Ctrl-C (only the main thread can install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Signalled(_SIGNALS[signal.Signals(signum)])
+
+    previous = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
     try:
-        for event in events:
-            if type(event) is Retrying:
-                reporter.retry(event)
-                continue
-            if waiting and isinstance(event, _CONTENT):
-                reporter.stop_waiting()
-                waiting = False
-            summary.fold(event, clock())
-            sink.event(event)
-    except CvstreamError as exc:
-        return exc
-    except KeyboardInterrupt:
-        return Interrupted("interrupted", "the text so far was kept")
+        yield
     finally:
-        reporter.stop_waiting()
-        summary.ended_at = clock()
-    return None
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
-def _conclude(sink: Sink, summary: Summary, error: CvstreamError | None, reporter: Reporter, options: Options) -> None:
-    sink.finish(summary, error)
-    if error is None or error.status != ExitStatus.INTERRUPTED:
-        reporter.stop_note(summary)
-    interrupted = error is not None and error.status == ExitStatus.INTERRUPTED
-    if options.show_usage and options.output != "json" and (summary.model or interrupted):
-        reporter.summary(summary)  # only once an answer began (or Ctrl-C asks for what arrived)
-    if error is not None:
-        if options.debug:
-            reporter.traceback(error)
-        reporter.error(error)
+class _Cancelled(Exception):
+    """Raised in a worker whose run was cancelled (by its retry wait, or between events)."""
 
 
-def run(
-    env: Env,
-    reporter: Reporter,
-    conn: Connection,
-    jobs: list[Job],
-    options: Options,
-) -> ExitStatus:
-    from cvstream import source
-
-    client = source.make_client(conn)
-    try:
-        if options.out_dir is not None:
-            return _run_to_files(env, reporter, client, conn, jobs, options)
-        if len(jobs) == 1:
-            return _run_one(env, reporter, client, conn, jobs[0], options)
-        return _run_in_order(env, reporter, client, conn, jobs, options)
-    except BrokenPipeError:  # the reader closed stdout (`| head`): stop quietly
-        env.silence_stdout()
-        return ExitStatus.BROKEN_PIPE
-    finally:
-        client.close()
+@dataclass
+class _End:
+    error: CvstreamError | None
 
 
-def _events(client: Client, conn: Connection, job: Job, options: Options, raw: bool) -> Iterator[Event]:
-    from cvstream import source
+@dataclass
+class _Answer:
+    """One input's answer as the main thread sees it."""
 
-    return source.stream_events(client, conn, job.request, method=options.method, raw=raw)
-
-
-def _run_one(env: Env, reporter: Reporter, client: Client, conn: Connection, job: Job, options: Options) -> ExitStatus:
-    sink = make_sink(options.output, env.stdout, env, options.show_thinking)
-    summary = Summary(started_at=time.monotonic())
-    reporter.start_waiting(job.request.model)
-    error = pump(_events(client, conn, job, options, sink.wants_raw), sink, reporter, summary)
-    _conclude(sink, summary, error, reporter, options)
-    return error.status if error else ExitStatus.OK
-
-
-_DONE = object()
-
-
-def _produce(make: Callable[[], Iterator[Event]], out: queue.Queue[object], cancel: threading.Event) -> None:
-    """Worker: run one answer, putting its events (then its error or None, then _DONE) on `out`."""
+    job: Job
+    summary: Summary = field(default_factory=Summary)
+    sink: Sink | None = None
+    handle: BinaryIO | None = None  # its --out-dir file, while being written
+    buffered: list[Event] = field(default_factory=list)  # events waiting for their turn on stdout
     error: CvstreamError | None = None
-    try:
-        for event in make():
-            if cancel.is_set():
-                break
-            out.put(event)
-    except CvstreamError as exc:
-        error = exc
-    except Exception as exc:  # a worker must always report back; main prints it like any error
-        error = CvstreamError(f"unexpected failure: {type(exc).__name__}: {exc}")
-    out.put(error)
-    out.put(_DONE)
+    begun: bool = False
+    done: bool = False
+    write_failed: bool = False
+    response: Any = None  # the in-flight HTTP response, set by the worker: closed on cancel
 
 
-def _queued(source_queue: queue.Queue[object]) -> Iterator[Event]:
-    """The events a worker produced, in order; raises the worker's error at the end."""
-    error: object = None
-    while True:
-        item = source_queue.get()
-        if item is _DONE:
-            break
-        if item is None or isinstance(item, CvstreamError):
-            error = item
-            continue
-        yield item  # type: ignore[misc]
-    if isinstance(error, CvstreamError):
-        raise error
+class Runner:
+    def __init__(self, env: Env, reporter: Reporter, conn: Connection, jobs: list[Job], options: Options) -> None:
+        self.env, self.reporter, self.conn, self.options = env, reporter, conn, options
+        self.answers = [_Answer(job) for job in jobs]
+        self.several = len(jobs) > 1
+        self.cancel = threading.Event()
+        self.events: queue.SimpleQueue[tuple[int, object, float]] = queue.SimpleQueue()
+        self.turn = 0  # stdout: the answer whose events are printed now
 
+    # -- workers ---------------------------------------------------------------------------------------
+    def _sleep(self, seconds: float) -> None:
+        if self.cancel.wait(seconds):
+            raise _Cancelled
 
-def _run_in_order(
-    env: Env, reporter: Reporter, client: Client, conn: Connection, jobs: list[Job], options: Options
-) -> ExitStatus:
-    queues: list[queue.Queue[object]] = [queue.Queue() for _ in jobs]
-    cancel = threading.Event()
-    statuses: list[ExitStatus] = []
-    raw = options.output == "json"
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        for job, out in zip(jobs, queues, strict=True):
-            pool.submit(_produce, partial(_events, client, conn, job, options, raw), out, cancel)
+    def _work(self, client: Client, todo: queue.SimpleQueue[int]) -> None:
+        from cvstream import source
+
+        clock, put, cancel = time.monotonic, self.events.put, self.cancel
+        while not cancel.is_set():
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            answer = self.answers[index]
+            put((index, None, clock()))  # started: its clock starts now
+            error: CvstreamError | None = None
+            try:
+                events = source.stream_events(
+                    client,
+                    self.conn,
+                    answer.job.request,
+                    method=self.options.method,
+                    raw=self.options.mode.wants_raw,
+                    sleep=self._sleep,
+                    on_response=lambda response, a=answer: setattr(a, "response", response),  # type: ignore[misc]
+                )
+                for event in events:
+                    if cancel.is_set():
+                        raise _Cancelled
+                    put((index, event, clock()))
+            except _Cancelled:
+                return
+            except CvstreamError as exc:
+                error = exc
+            except Exception as exc:  # a worker must always report back; the main thread prints it
+                if cancel.is_set():
+                    return  # the response was closed under it
+                error = CvstreamError(
+                    f"unexpected failure: {type(exc).__name__}: {exc}",
+                    "run again with --debug and report it",
+                    status=ExitStatus.INTERNAL,
+                    kind="internal",
+                )
+                error.__cause__ = exc
+            put((index, _End(error), clock()))
+
+    def _stop_workers(self) -> None:
+        """Cancel every request in flight and every pending retry, without waiting for any of them."""
+        self.cancel.set()
+        responses = [a.response for a in self.answers if a.response is not None and not a.done]
+
+        def close_all() -> None:
+            for response in responses:
+                with contextlib.suppress(Exception):
+                    response.close()
+
+        threading.Thread(target=close_all, daemon=True).start()
+
+    # -- the main thread -------------------------------------------------------------------------------
+    def run(self, client: Client) -> ExitStatus:
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for index in range(len(self.answers)):
+            todo.put(index)
+        for _ in range(max(1, min(self.options.jobs, len(self.answers)))):
+            threading.Thread(target=self._work, args=(client, todo), daemon=True).start()
+        if not self.several:
+            self.reporter.start_waiting(self.answers[0].job.request.model)
         try:
-            for index, (job, out) in enumerate(zip(jobs, queues, strict=True)):
-                header = f"{'' if index == 0 else chr(10)}==> {job.label} <==\n"
-                env.stdout.write(header.encode())
-                env.stdout.flush()
-                sink = make_sink(options.output, env.stdout, env, options.show_thinking)
-                summary = Summary(started_at=time.monotonic())
-                error = pump(_queued(out), sink, reporter, summary)
-                _conclude(sink, summary, error, reporter, options)
-                statuses.append(error.status if error else ExitStatus.OK)
-                if error is not None and error.status == ExitStatus.INTERRUPTED:
-                    break
+            with _signals_as_exceptions():
+                self._consume()
+        except KeyboardInterrupt:
+            return self._interrupted(ExitStatus.INTERRUPTED)
+        except Signalled as exc:
+            return self._interrupted(exc.status)
+        except BrokenPipeError:  # the reader closed stdout (`| head`): stop quietly
+            self._stop_workers()
+            self.env.silence_stdout()
+            return ExitStatus.BROKEN_PIPE
+        except OSError as exc:  # stdout itself failed (a full disk, /dev/full)
+            self._stop_workers()
+            self.env.silence_stdout()
+            error = OutputError(
+                f"cannot write to stdout ({exc.strerror or exc})", "free some space, or write elsewhere"
+            )
+            self.reporter.error(error)
+            return error.status
         finally:
-            cancel.set()
-            pool.shutdown(wait=False, cancel_futures=True)
-    return _overall(statuses)
+            self.reporter.stop_waiting()
+        self._table()
+        return _overall([a.error.status if a.error else ExitStatus.OK for a in self.answers])
+
+    def _table(self) -> None:
+        """With --out-dir: one row per input, columns aligned (plain text: it is often read from a log)."""
+        if self.options.out_dir is None or not self.options.show_usage:
+            return
+        header = ("input", "output", "status", "in", "out", "cache read", "cache write", "stop", "time")
+        rows = [header]
+        for answer in self.answers:
+            u, error = answer.summary.usage, answer.error
+            target = output_path(self.options.out_dir, answer.job.label, self.options.mode).name
+            rows.append(
+                (
+                    answer.job.label,
+                    target if error is None else (target + ".partial" if answer.handle else "-"),
+                    "ok" if error is None else f"failed ({int(error.status)})",
+                    f"{u.input_tokens:,}",
+                    answer.summary.output_shown(),
+                    f"{u.cache_read_tokens:,}",
+                    f"{u.cache_write_tokens:,}",
+                    answer.summary.stop_reason or "-",
+                    f"{answer.summary.duration or 0.0:.2f} s",
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        numeric = {3, 4, 5, 6, 8}
+        for row in rows:
+            cells = [
+                c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ]
+            self.reporter.line("  ".join(cells).rstrip(), "bold" if row is header else None)
+
+    def _consume(self) -> None:
+        remaining = len(self.answers)
+        while remaining:
+            index, item, stamp = self.events.get()
+            answer = self.answers[index]
+            if item is None:
+                answer.summary.started_at = stamp
+                continue
+            if isinstance(item, _End):
+                answer.summary.ended_at = stamp
+                if item.error is not None and self.several:
+                    item.error.label = answer.job.label
+                answer.error = answer.error or item.error  # an output error already met stays first
+                answer.done = True
+                remaining -= 1
+            elif type(item) is Retrying:
+                self.reporter.retry(item, answer.job.label if self.several else None)
+                continue
+            else:
+                answer.summary.fold(item, stamp)  # type: ignore[arg-type]
+            if self.options.out_dir is not None:
+                self._to_file(answer, item)
+            else:
+                self._to_stdout(answer, item)
+
+    def _to_stdout(self, answer: _Answer, item: object) -> None:
+        if answer is not self.answers[self.turn]:
+            if not isinstance(item, _End):
+                answer.buffered.append(item)  # type: ignore[arg-type]
+            return
+        self._deliver(answer, item)
+        while answer.done and self.turn + 1 < len(self.answers):  # the next answer's turn: print what it has
+            self.turn += 1
+            answer = self.answers[self.turn]
+            buffered, answer.buffered = answer.buffered, []
+            for event in buffered:
+                self._deliver(answer, event)
+            if answer.done:
+                self._deliver(answer, _End(answer.error))
+
+    def _deliver(self, answer: _Answer, item: object) -> None:
+        if answer.sink is None:
+            if self.several and self.options.mode is not OutputMode.JSON:
+                header = f"{'' if answer is self.answers[0] else chr(10)}==> {answer.job.label} <==\n"
+                self.env.stdout.write(header.encode())
+                self.env.stdout.flush()
+            answer.sink = make_sink(
+                self.options.mode,
+                self.env.stdout,
+                self.env,
+                show_thinking=self.options.show_thinking,
+                label=answer.job.label if self.several else None,
+            )
+        if isinstance(item, _End):
+            self._conclude(answer)
+            return
+        if not answer.begun and isinstance(item, _CONTENT):
+            answer.begun = True
+            self.reporter.stop_waiting()
+        answer.sink.event(item)  # type: ignore[arg-type]
+
+    def _to_file(self, answer: _Answer, item: object) -> None:
+        assert self.options.out_dir is not None
+        target = output_path(self.options.out_dir, answer.job.label, self.options.mode)
+        partial = target.with_name(target.name + ".partial")
+        if not answer.write_failed:
+            try:
+                if answer.handle is None:
+                    answer.handle = open(partial, "wb")  # noqa: SIM115  # closed at the answer's end
+                    answer.sink = make_sink(self.options.mode.for_file, answer.handle, self.env, show_thinking=False)
+                assert answer.sink is not None
+                if isinstance(item, _End):
+                    answer.sink.finish(answer.summary, answer.error)
+                    answer.handle.close()
+                    if answer.error is None:
+                        os.replace(partial, target)  # readers never see half a file under the real name
+                else:
+                    answer.sink.event(item)  # type: ignore[arg-type]
+            except OSError as exc:  # keep going with the other inputs; this one fails with an output error
+                answer.write_failed = True
+                if answer.handle is not None:
+                    with contextlib.suppress(OSError):
+                        answer.handle.close()
+                answer.error = OutputError(
+                    f"cannot write {partial} ({exc.strerror or exc})",
+                    "check the directory's permissions and free space; what was written is kept there",
+                )
+                answer.error.label = answer.job.label if self.several else None
+        if isinstance(item, _End):
+            self._report(answer)
+
+    def _conclude(self, answer: _Answer) -> None:
+        assert answer.sink is not None
+        answer.sink.finish(answer.summary, answer.error)
+        self._report(answer)
+
+    def _report(self, answer: _Answer) -> None:
+        """The stderr lines of one finished answer: a stop note, its usage line, its error."""
+        error, summary, label = answer.error, answer.summary, answer.job.label if self.several else None
+        self.reporter.stop_waiting()
+        self.reporter.stop_note(summary, label)
+        if (
+            self.options.show_usage
+            and self.options.mode is not OutputMode.JSON
+            and summary.model
+            and not self.options.out_dir
+        ):
+            self.reporter.summary(summary, label)  # only once an answer began
+        if error is not None:
+            if self.options.debug:
+                self.reporter.traceback(error)
+            self.reporter.error(error)
+
+    def _interrupted(self, status: ExitStatus) -> ExitStatus:
+        """Keep what arrived, say what was not finished, print the usage so far."""
+        self._stop_workers()
+        why = {ExitStatus.INTERRUPTED: "interrupted", ExitStatus.TERMINATED: "terminated (SIGTERM)"}.get(
+            status, "hung up (SIGHUP)"
+        )
+        unfinished = [a for a in self.answers if not a.done]
+        now = time.monotonic()
+        for answer in unfinished:
+            answer.error = Interrupted(why, "the text so far was kept", status=status)
+            answer.summary.ended_at = answer.summary.ended_at or now
+            if answer.sink is not None:
+                with contextlib.suppress(OSError):
+                    answer.sink.finish(answer.summary, answer.error)
+            if answer.handle is not None:
+                with contextlib.suppress(OSError):
+                    answer.handle.close()
+        self.reporter.stop_waiting()
+        shown = [a for a in unfinished if a.summary.model or a.sink is not None]
+        if self.options.out_dir is not None:
+            self._table()
+        elif self.options.show_usage and self.options.mode is not OutputMode.JSON:
+            for answer in shown:
+                self.reporter.summary(answer.summary, answer.job.label if self.several else None, so_far=True)
+        kept = " (the text so far is kept in NAME.partial)" if self.options.out_dir is not None else ""
+        self.reporter.error(Interrupted(why, "the text so far was kept" if not self.several else None, status=status))
+        if self.several:
+            names = ", ".join(a.job.label for a in unfinished)
+            self.reporter.line(f"not finished: {names}{kept}", "yellow")
+        return status
 
 
 def _overall(statuses: list[ExitStatus]) -> ExitStatus:
     """The exit status of a run over several inputs: the first failure's, in input order."""
-    if ExitStatus.INTERRUPTED in statuses:
-        return ExitStatus.INTERRUPTED
     return next((s for s in statuses if s != ExitStatus.OK), ExitStatus.OK)
 
 
-def output_path(out_dir: Path, label: str, output: str) -> Path:
-    return out_dir / (Path(label).stem + _SUFFIX[output])
+def run(env: Env, reporter: Reporter, conn: Connection, jobs: list[Job], options: Options) -> ExitStatus:
+    from cvstream import source
+
+    if options.out_dir is not None:
+        _make_out_dir(options.out_dir)
+    client = source.make_client(conn)
+    runner = Runner(env, reporter, conn, jobs, options)
+    try:
+        return runner.run(client)
+    finally:
+        if not runner.cancel.is_set():
+            client.close()
 
 
-def _run_to_files(
-    env: Env, reporter: Reporter, client: Client, conn: Connection, jobs: list[Job], options: Options
-) -> ExitStatus:
-    """Each answer to its own file in --out-dir, written atomically; a usage table at the end."""
-    assert options.out_dir is not None
-    out_dir = options.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    output = "raw" if options.output in ("live", "plain") else options.output
-    quiet_reporter = Reporter(env, quiet=True)
-
-    def one(job: Job) -> tuple[Summary, CvstreamError | None, Path]:
-        target = output_path(out_dir, job.label, output)
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{target.name}.", suffix=".tmp")
-        summary = Summary(started_at=time.monotonic())
-        with os.fdopen(fd, "wb") as handle:
-            sink = make_sink(output, handle, env, False)
-            error = pump(_events(client, conn, job, options, sink.wants_raw), sink, quiet_reporter, summary)
-            sink.finish(summary, error)
-        if error is None:
-            os.replace(tmp, target)
-        else:  # keep what arrived, beside the (untouched) target
-            os.replace(tmp, target.with_name(target.name + ".partial"))
-        return summary, error, target
-
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        results = list(pool.map(one, jobs))
-    statuses = []
-    for job, (_, error, _) in zip(jobs, results, strict=True):
-        statuses.append(error.status if error else ExitStatus.OK)
-        if error is not None:
-            reporter.line(f"{job.label}: {error.message}", "bold red")
-    if options.show_usage:
-        _usage_table(reporter, jobs, results)
-    return _overall(statuses)
-
-
-def _usage_table(
-    reporter: Reporter, jobs: list[Job], results: list[tuple[Summary, CvstreamError | None, Path]]
-) -> None:
-    """One row per input, columns aligned (plain text: it is often read from a log)."""
-    header = ("input", "output", "status", "in", "out", "cache read", "cache write", "stop", "time")
-    rows = [header]
-    for job, (summary, error, target) in zip(jobs, results, strict=True):
-        u = summary.usage
-        rows.append(
-            (
-                job.label,
-                target.name if error is None else target.name + ".partial",
-                "ok" if error is None else f"failed ({int(error.status)})",
-                f"{u.input_tokens:,}",
-                f"{u.output_tokens:,}",
-                f"{u.cache_read_tokens:,}",
-                f"{u.cache_write_tokens:,}",
-                summary.stop_reason or "-",
-                f"{summary.duration or 0.0:.2f} s",
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    numeric = {3, 4, 5, 6, 8}
-    for row in rows:
-        cells = [
-            cell.rjust(w) if i in numeric else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        reporter.line("  ".join(cells).rstrip(), "bold" if row is header else None)
+def _make_out_dir(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"--out-dir {out_dir} is not a directory", "pick another --out-dir") from None
+    except OSError as exc:
+        raise OutputError(f"cannot create --out-dir {out_dir} ({exc.strerror})", "pick another --out-dir") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to --out-dir {out_dir} (permission denied)", "pick another --out-dir")

@@ -36,6 +36,8 @@ class Usage:
 
 _FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
+MIN_TOKENS_FOR_RATE = 10  # below this a tokens-per-second figure means nothing
+
 # Stop reasons that end an answer normally; any other gets a note.
 NORMAL_STOPS = frozenset({"end_turn", "stop_sequence"})
 
@@ -60,9 +62,15 @@ class Summary:
     started_at: float = 0.0
     first_token_at: float | None = None
     ended_at: float | None = None
+    received_chars: int = 0  # text, thinking and tool input received: an estimate when usage is cut short
 
     def fold(self, event: Event, now: float) -> None:
-        if isinstance(event, TextDelta | ThinkingDelta | ToolInputDelta):
+        if isinstance(event, TextDelta | ThinkingDelta):
+            self.received_chars += len(event.text)
+            if self.first_token_at is None:
+                self.first_token_at = now
+        elif isinstance(event, ToolInputDelta):
+            self.received_chars += len(event.partial_json)
             if self.first_token_at is None:
                 self.first_token_at = now
         elif isinstance(event, MessageStarted):
@@ -85,16 +93,31 @@ class Summary:
     def duration(self) -> float | None:
         return None if self.ended_at is None else self.ended_at - self.started_at
 
+    def output_estimated(self) -> bool:
+        """Did the answer stop before the API reported its output tokens (so they are estimated)?"""
+        return not self.complete and self.estimated_output() > self.usage.output_tokens
+
+    def estimated_output(self) -> int:
+        return max(self.usage.output_tokens, round(self.received_chars / 4))  # about 4 characters a token
+
+    def output_shown(self) -> str:
+        """The output tokens for display: `~N` when estimated from the text received."""
+        if self.output_estimated():
+            return f"~{self.estimated_output():,}"
+        return f"{self.usage.output_tokens:,}"
+
     def tokens_per_second(self) -> float | None:
+        """Output tokens per second of streaming after the first token; None for under 10 tokens."""
         if self.first_token_at is None or self.ended_at is None:
             return None
+        tokens = self.estimated_output() if self.output_estimated() else self.usage.output_tokens
         span = self.ended_at - self.first_token_at
-        return self.usage.output_tokens / span if span > 0 and self.usage.output_tokens else None
+        return tokens / span if span > 0 and tokens >= MIN_TOKENS_FOR_RATE else None
 
     def as_json(self) -> dict[str, Any]:
         """The `cvstream.summary` line of `--json`."""
         ttft, duration = self.ttft, self.duration
-        return {
+        line: dict[str, Any] = {
             "type": "cvstream.summary",
             "model": self.model,
             "stop_reason": self.stop_reason,
@@ -102,26 +125,28 @@ class Summary:
             "ttft_s": None if ttft is None else round(ttft, 4),
             "duration_s": None if duration is None else round(duration, 4),
         }
+        if self.output_estimated():  # cut short: the text received, at about 4 characters a token
+            line["output_tokens_estimated"] = self.estimated_output()
+        return line
 
 
-def format_summary(summary: Summary) -> str:
-    """One line for stderr, e.g. `12 in · 340 out · cache 0 read, 0 write · end_turn · model · ...`."""
+def format_summary(summary: Summary, label: str | None = None, *, so_far: bool = False) -> str:
+    """One line for stderr that fits 80 columns, e.g. `usage: 31 in · 212 out · first token 0.42 s · 3.10 s · 79 tok/s`.
+
+    The model, the stop reason and exact figures are in `--json`'s summary; cache counts appear when non-zero.
+    """
     u = summary.usage
-    parts = [
-        f"{u.input_tokens:,} in",
-        f"{u.output_tokens:,} out",
-        f"cache {u.cache_read_tokens:,} read, {u.cache_write_tokens:,} write",
-        summary.stop_reason or "no stop reason",
-    ]
-    if summary.model:
-        parts.append(summary.model)
+    parts = [f"{u.input_tokens:,} in", f"{summary.output_shown()} out"]
+    if u.cache_read_tokens or u.cache_write_tokens:
+        parts.append(f"cache {u.cache_read_tokens:,} read, {u.cache_write_tokens:,} write")
     if (ttft := summary.ttft) is not None:
         parts.append(f"first token {ttft:.2f} s")
     if (duration := summary.duration) is not None:
         parts.append(f"total {duration:.2f} s")
     if (tps := summary.tokens_per_second()) is not None:
         parts.append(f"{tps:.0f} tok/s")
-    return "usage: " + " · ".join(parts)
+    head = "usage so far" if so_far else "usage"
+    return (f"{label}: " if label else "") + f"{head}: " + " · ".join(parts)
 
 
 def stop_note(summary: Summary) -> str | None:

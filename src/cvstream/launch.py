@@ -1,0 +1,132 @@
+"""From a command's flags to a run: settings, the API connection (or the --offline mock), the reporter.
+
+Shared by every command that sends requests (`ask`, `enhance`, and those to come), so each command
+module only turns its own arguments into inputs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cvstream.context import Env
+from cvstream.errors import AuthError, UsageError
+from cvstream.flags import NetworkFlags, OutputFlags, RequestFlags, SettingFlags, setting_overrides
+from cvstream.report import Reporter
+from cvstream.sinks import OutputMode, select_mode
+
+if TYPE_CHECKING:
+    from cvstream.config import Settings
+    from cvstream.mock.server import MockServer
+    from cvstream.source import Connection
+
+
+def preload_sdk() -> None:
+    """Import the SDK (~1 s) on a thread while stdin and files are read; the first use waits for it."""
+    threading.Thread(target=importlib.import_module, args=("cvstream.source",), daemon=True).start()
+
+
+def output_mode(env: Env, output: OutputFlags) -> OutputMode:
+    return select_mode(env, raw=output.raw, sse=output.sse, json=output.json, plain=output.plain)
+
+
+def system_text(env: Env, request: RequestFlags, default: str | None) -> str | None:
+    from cvstream.inputs import read_file
+
+    if request.system is not None and request.system_file is not None:
+        raise UsageError("give --system or --system-file, not both")
+    if request.system_file is not None:
+        return read_file(str(request.system_file), env.cwd)
+    return request.system if request.system is not None else default
+
+
+def settings_for(env: Env, flags: SettingFlags, warn: Callable[[str], None]) -> Settings:
+    from cvstream.config import load_settings
+
+    return load_settings(env.environ, env.cwd, warn=warn, **setting_overrides(flags))
+
+
+def connect(settings: Settings, network: NetworkFlags) -> tuple[Connection, MockServer | None]:
+    """How to reach the API: the configured one, or with --offline a mock started for this run (the
+    caller closes it). Without a key and without --offline, nothing is sent."""
+    from cvstream.source import DEFAULT_MAX_RETRIES, Connection
+
+    key, base_url, mock = settings.api_key.value, settings.base_url.value, None
+    if settings.offline.value:
+        from cvstream.mock.server import MockConfig, MockServer
+
+        mock = MockServer(MockConfig(port=0))
+        base_url, key = mock.start(), key or "cvstream-offline"
+    elif not key:
+        raise AuthError(
+            "no API key found, so nothing was sent",
+            "set ANTHROPIC_API_KEY (in the environment or a .env file), or try cvstream with --offline",
+        )
+    as_token = settings.key_is_auth_token and mock is None
+    conn = Connection(
+        api_key=None if as_token else key,
+        auth_token=key if as_token else None,
+        base_url=base_url,
+        timeout=network.timeout,
+        max_retries=DEFAULT_MAX_RETRIES if network.max_retries is None else network.max_retries,
+        max_retry_wait=network.max_retry_wait,
+    )
+    return conn, mock
+
+
+def stream_answers(
+    env: Env,
+    inputs: list[tuple[str, str]],
+    system: str | None,
+    *,
+    settings: SettingFlags,
+    request: RequestFlags,
+    network: NetworkFlags,
+    output: OutputFlags,
+    mode: OutputMode,
+    jobs: int = 4,
+    out_dir: Path | None = None,
+) -> int:
+    """Stream one answer per (label, user message) through the one run path; returns the exit status."""
+    from cvstream.config import known_secrets
+    from cvstream.run import Job, Options, run
+
+    secrets = known_secrets(env.environ, env.cwd)
+    reporter = Reporter(env, quiet=output.quiet, secrets=secrets)
+    resolved = settings_for(env, settings, reporter.warning)
+    conn, mock = connect(resolved, network)
+    if mock is not None:
+        reporter.note(f"offline: answers come from cvstream's built-in mock server at {conn.base_url}")
+    from cvstream.source import Request
+
+    job_list = [
+        Job(
+            label,
+            Request(
+                model=resolved.model.value,
+                max_tokens=resolved.max_tokens.value,
+                user=user,
+                system=system,
+                thinking=request.thinking,
+                effort=request.effort.value if request.effort else None,
+            ),
+        )
+        for label, user in inputs
+    ]
+    options = Options(
+        method=resolved.method.value,
+        mode=mode,
+        show_usage=not output.no_usage,
+        show_thinking=not output.hide_thinking,
+        jobs=jobs,
+        out_dir=out_dir,
+        debug=output.debug,
+    )
+    try:
+        return int(run(env, reporter, conn, job_list, options))
+    finally:
+        if mock is not None:
+            mock.close()
