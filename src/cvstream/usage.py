@@ -130,23 +130,33 @@ class Summary:
         return line
 
 
-def format_summary(summary: Summary, label: str | None = None, *, so_far: bool = False) -> str:
-    """One line for stderr that fits 80 columns, e.g. `usage: 31 in · 212 out · first token 0.42 s · 3.10 s · 79 tok/s`.
+WIDTH = 80  # the usage line never wraps on a standard terminal
 
-    The model, the stop reason and exact figures are in `--json`'s summary; cache counts appear when non-zero.
+
+def format_summary(summary: Summary, label: str | None = None, *, so_far: bool = False) -> str:
+    """One line for stderr that fits 80 columns, e.g. `usage: 31 in · 212 out · first token 0.42 s · total 3.10 s`.
+
+    Cache counts appear when non-zero. When a long input label leaves too little room, the least useful
+    fields go first (tok/s, first token, total); the model, the stop reason and every figure are in
+    `--json`'s summary.
     """
     u = summary.usage
-    parts = [f"{u.input_tokens:,} in", f"{summary.output_shown()} out"]
+    fixed = [f"{u.input_tokens:,} in", f"{summary.output_shown()} out"]
     if u.cache_read_tokens or u.cache_write_tokens:
-        parts.append(f"cache {u.cache_read_tokens:,} read, {u.cache_write_tokens:,} write")
+        fixed.append(f"cache {u.cache_read_tokens:,} read, {u.cache_write_tokens:,} write")
+    optional: list[tuple[int, str]] = []  # (drop order, text): the lowest drops first
     if (ttft := summary.ttft) is not None:
-        parts.append(f"first token {ttft:.2f} s")
+        optional.append((1, f"first token {ttft:.2f} s"))
     if (duration := summary.duration) is not None:
-        parts.append(f"total {duration:.2f} s")
+        optional.append((2, f"total {duration:.2f} s"))
     if (tps := summary.tokens_per_second()) is not None:
-        parts.append(f"{tps:.0f} tok/s")
-    head = "usage so far" if so_far else "usage"
-    return (f"{label}: " if label else "") + f"{head}: " + " · ".join(parts)
+        optional.append((0, f"{tps:.0f} tok/s"))
+    head = (f"{label}: " if label else "") + ("usage so far: " if so_far else "usage: ")
+    while True:
+        line = head + " · ".join(fixed + [text for _, text in optional])
+        if len(line) <= WIDTH or not optional:
+            return line
+        optional.remove(min(optional))
 
 
 def stop_note(summary: Summary) -> str | None:
