@@ -56,10 +56,9 @@ def test_usage_fold_overwrites_field_by_field() -> None:
         "cache_read_tokens": 2,
         "cache_write_tokens": 3,
     }
-    assert (
-        format_summary(summary)
-        == "usage: 10 in · 40 out · cache 2 read, 3 write · first token 0.50 s · total 2.50 s · 20 tok/s"
-    )
+    line = format_summary(summary)
+    assert line == "usage: 10 in · 40 out · cache 2 read, 3 write · first token 0.50 s · total 2.50 s"
+    assert len(line) <= 80  # tok/s gave way to the cache counts
     assert len(format_summary(summary, "a-long-input-name.txt")) <= 80
     assert stop_note(summary) is None
 
