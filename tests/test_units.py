@@ -57,7 +57,7 @@ def test_usage_fold_overwrites_field_by_field() -> None:
         "cache_write_tokens": 3,
     }
     line = format_summary(summary)
-    assert line == "usage: 10 in · 40 out · cache 2 read, 3 write · first token 0.50 s · total 2.50 s"
+    assert line == "usage: 10 in · 40 out · cache 2 read/3 write · first token 0.50 s · total 2.50 s"
     assert len(line) <= 80  # tok/s gave way to the cache counts
     assert len(format_summary(summary, "a-long-input-name.txt")) <= 80
     assert stop_note(summary) is None

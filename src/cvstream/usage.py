@@ -143,7 +143,7 @@ def format_summary(summary: Summary, label: str | None = None, *, so_far: bool =
     u = summary.usage
     fixed = [f"{u.input_tokens:,} in", f"{summary.output_shown()} out"]
     if u.cache_read_tokens or u.cache_write_tokens:
-        fixed.append(f"cache {u.cache_read_tokens:,} read, {u.cache_write_tokens:,} write")
+        fixed.append(f"cache {u.cache_read_tokens:,} read/{u.cache_write_tokens:,} write")
     optional: list[tuple[int, str]] = []  # (drop order, text): the lowest drops first
     if (ttft := summary.ttft) is not None:
         optional.append((1, f"first token {ttft:.2f} s"))
