@@ -53,6 +53,12 @@ def mock(
     stop_reason: Annotated[
         str | None, typer.Option(help="Stop reason of generated replies (e.g. refusal).", show_default=False)
     ] = None,
+    echo_key: Annotated[
+        bool,
+        typer.Option(
+            "--echo-key", help="Quote the request's credentials in error messages (a leaky proxy).", metavar=""
+        ),
+    ] = False,
 ) -> int:
     """Run a loopback Anthropic Messages API for trying cvstream and testing scripts without a key.
 
@@ -79,6 +85,7 @@ def mock(
         fault_times=fault_times,
         retry_after=retry_after,
         stop_reason=stop_reason,
+        echo_key=echo_key,
     )
     try:
         server = MockServer(config, log=env.stderr)

@@ -58,6 +58,7 @@ class MockConfig:
     fault_times: int = 0  # 0 = every request faults; K = only the first K
     retry_after: float = 1.0  # seconds, sent with 429 (and 500/529 when the fault is retried)
     stop_reason: str | None = None  # force a stop reason in generated replies
+    echo_key: bool = False  # error messages quote the request's credentials, as a badly configured proxy does
 
 
 @dataclass
@@ -200,6 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
         record = RequestRecord("POST", self.path, {k.lower(): v for k, v in self.headers.items()})
         with state.cond:
             state.records.append(record)
+            state.cond.notify_all()  # a test waiting for "a request arrived" wakes now
         request_id = _request_id()
         try:
             self._messages(record, request_id)
@@ -243,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, kind, message = HTTP_FAULTS[fault]
             extra = {"retry-after": _seconds(config.retry_after)} if status in (429, 500, 529) else {}
             record.outcome = f"fault:{fault}"
-            self._error(record, status, kind, message.format(model=model), request_id, **extra)
+            self._error(record, status, kind, message.format(model=model) + self._echoed(), request_id, **extra)
             return
         if fault == "slow_headers":
             record.outcome = f"fault:{fault}"
@@ -338,9 +340,15 @@ class _Handler(BaseHTTPRequestHandler):
         flush()
         self._end_chunks()
 
+    def _echoed(self) -> str:
+        """With --echo-key: the credentials this request carried, as a proxy that echoes requests would add."""
+        if not self.state.config.echo_key:
+            return ""
+        return f" (x-api-key: {self.headers.get('x-api-key')}; authorization: {self.headers.get('authorization')})"
+
     def _fault(self, fault: str) -> None:
         if fault == "error_event":
-            self._write_chunk(replies.error_event("overloaded_error", "Overloaded").data)
+            self._write_chunk(replies.error_event("overloaded_error", "Overloaded" + self._echoed()).data)
             self._end_chunks()
         elif fault == "truncate":
             self._end_chunks()

@@ -14,7 +14,7 @@ import anthropic
 import httpx2
 from anthropic import Stream
 
-from cvstream.errors import CvstreamError
+from cvstream.errors import CvstreamError, redact
 from cvstream.events import (
     Event,
     FinalUsage,
@@ -199,8 +199,8 @@ def _drain_raw(tap: _Tap, conn: Connection) -> Iterator[Event]:
     """The raw events the tap decoded so far, as `RawEvent`s (an `error` event is left to the caller)."""
     while tap.seen:
         name, data = tap.seen.popleft()
-        if name == "error":
-            yield RawEvent(name, data)
+        if name == "error":  # upstream error text, shown as sent but for any secret in it
+            yield RawEvent(name, redact(data, conn.secrets))
             continue
         try:
             for event in translate(name, data, True, conn):

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx2
 
+from cvstream.errors import redact
 from cvstream.events import (
     BlockStarted,
     BlockStopped,
@@ -41,8 +42,8 @@ def translate(name: str | None, data: str, raw: bool, conn: Connection) -> Itera
     if name is None or not data:
         return
     if name == "error":
-        if raw:
-            yield RawEvent(name, data)
+        if raw:  # upstream error text, shown as sent but for any secret in it
+            yield RawEvent(name, redact(data, conn.secrets))
         try:
             body = json.loads(data)
         except ValueError:
