@@ -139,7 +139,12 @@ def test_tool_blocks_show_as_one_line_notes(cli: Callable[..., Result], mock_ser
     assert lines[0].startswith("Okay, let's check the weather")
 
 
-def test_ctrl_c_leaves_the_terminal_clean(installed: Path, mock_server: Callable[..., MockServer]) -> None:
+@pytest.mark.parametrize(
+    ("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["int", "term", "hup"]
+)
+def test_a_signal_leaves_the_terminal_clean(
+    installed: Path, mock_server: Callable[..., MockServer], sig: signal.Signals, status: int
+) -> None:
     text = long_markdown(3)
     server = mock_server(text=text, tokens_per_second=200.0)
     master, slave = pty.openpty()
@@ -154,8 +159,8 @@ def test_ctrl_c_leaves_the_terminal_clean(installed: Path, mock_server: Callable
             ready, _, _ = select.select([master], [], [], 20)
             assert ready, "no output"
             data += os.read(master, 65536)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 130
+        proc.send_signal(sig)
+        assert proc.wait(timeout=20) == status
         while True:
             ready, _, _ = select.select([master], [], [], 0.5)
             if not ready:

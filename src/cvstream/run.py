@@ -267,6 +267,19 @@ class Runner:
             else:
                 self._to_stdout(answer, item)
 
+    def _drain(self) -> None:
+        """Handle the events that arrived before the stop (with --out-dir: keep them in the .partial files)."""
+        if self.options.out_dir is None:
+            return
+        with contextlib.suppress(queue.Empty, OSError):
+            while True:
+                index, item, stamp = self.events.get_nowait()
+                answer = self.answers[index]
+                if item is None or isinstance(item, _End | Retrying) or answer.done:
+                    continue
+                answer.summary.fold(item, stamp)  # type: ignore[arg-type]
+                self._to_file(answer, item)
+
     def _to_stdout(self, answer: _Answer, item: object) -> None:
         if answer is not self.answers[self.turn]:
             if not isinstance(item, _End):
@@ -358,6 +371,7 @@ class Runner:
     def _interrupted(self, status: ExitStatus) -> ExitStatus:
         """Keep what arrived, say what was not finished, print the usage so far."""
         self._stop_workers()
+        self._drain()
         why = {ExitStatus.INTERRUPTED: "interrupted", ExitStatus.TERMINATED: "terminated (SIGTERM)"}.get(
             status, "hung up (SIGHUP)"
         )
@@ -379,7 +393,7 @@ class Runner:
         elif self.options.show_usage and self.options.mode is not OutputMode.JSON:
             for answer in shown:
                 self.reporter.summary(answer.summary, answer.job.label if self.several else None, so_far=True)
-        kept = " (the text so far is kept in NAME.partial)" if self.options.out_dir is not None else ""
+        kept = " (what arrived is kept in their .partial files)" if self.options.out_dir is not None else ""
         self.reporter.error(Interrupted(why, "the text so far was kept" if not self.several else None, status=status))
         if self.several:
             names = ", ".join(a.job.label for a in unfinished)

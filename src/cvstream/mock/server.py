@@ -120,6 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         self.state.connections.discard(self.connection)
+        self.state.changed()
 
     def log_message(self, format: str, *args: Any) -> None:  # the default logs every line; we log one per request
         pass
