@@ -7,6 +7,7 @@ Ctrl-C 130, a closed stdout 141, internal errors 70, and no traceback unless --d
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Annotated, Any
 
@@ -42,6 +43,8 @@ def _version(value: bool) -> None:
         except PackageNotFoundError:
             sdk = "not installed"
         python = ".".join(str(p) for p in sys.version_info[:3])
+        if sys.stdout is None:  # the shell closed it (`>&-`): echo would print nothing and exit 0
+            raise OSError(errno.EBADF, "stdout is closed")
         typer.echo(f"cvstream {__version__} (anthropic SDK {sdk}, Python {python})")
         raise typer.Exit()
 

@@ -6,7 +6,9 @@ garbled prompt still costs tokens), must not contain NUL bytes, and must be at m
 
 from __future__ import annotations
 
+import errno
 import os
+import shlex
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,7 +31,7 @@ def decode_input(data: bytes, label: str) -> str:
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{label} is not valid UTF-8 (bad byte at offset {exc.start})",
-            f"convert it first, for example: iconv -f latin1 -t utf-8 {label} > fixed.txt",
+            f"convert it first, for example: iconv -f latin1 -t utf-8 {shlex.quote(label)} > fixed.txt",
         ) from None
 
 
@@ -37,6 +39,15 @@ def read_file(path: str, cwd: Path) -> str:
     """Read a text file given on the command line."""
     full = Path(path) if os.path.isabs(path) else cwd / path
     if not full.exists():
+        if full.is_symlink():
+            try:
+                full.resolve(strict=True)
+            except RuntimeError:  # Python 3.11 reports a loop this way
+                raise UsageError(f"{path}: a symbolic link loop", "point the link at a real file") from None
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise UsageError(f"{path}: a symbolic link loop", "point the link at a real file") from None
+            raise UsageError(f"{path}: a broken symbolic link", "point the link at a real file")
         raise UsageError(f"{path}: no such file", "check the path")
     if full.is_dir():
         raise UsageError(f"{path} is a directory, not a file", "pass a text file")
