@@ -17,10 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import signal
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -29,14 +27,14 @@ from cvstream.context import Env
 from cvstream.errors import CvstreamError, ExitStatus, Interrupted, OutputError
 from cvstream.events import Event, Retrying, TextDelta, ThinkingDelta, ToolInputDelta
 from cvstream.report import Reporter
+from cvstream.signals import Signalled, signals_as_exceptions
 from cvstream.sinks import OutputMode, Sink, make_sink
-from cvstream.usage import Summary
+from cvstream.usage import Summary, usage_table
 
 if TYPE_CHECKING:
     from cvstream.source import Client, Connection, Request
 
 _CONTENT = (TextDelta, ThinkingDelta, ToolInputDelta)
-_SIGNALS = {signal.SIGTERM: ExitStatus.TERMINATED, signal.SIGHUP: ExitStatus.HANGUP}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,32 +56,6 @@ class Job:
 
 def output_path(out_dir: Path, label: str, mode: OutputMode) -> Path:
     return out_dir / (Path(label).stem + mode.for_file.suffix)
-
-
-class Signalled(BaseException):
-    """SIGTERM or SIGHUP, raised in the main thread like KeyboardInterrupt for Ctrl-C."""
-
-    def __init__(self, status: ExitStatus) -> None:
-        super().__init__(status.name)
-        self.status = status
-
-
-@contextlib.contextmanager
-def _signals_as_exceptions() -> Iterator[None]:
-    """SIGTERM and SIGHUP get the same clean stop as Ctrl-C (only the main thread can install handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        raise Signalled(_SIGNALS[signal.Signals(signum)])
-
-    previous = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 class _Cancelled(Exception):
@@ -189,7 +161,7 @@ class Runner:
         if not self.several:
             self.reporter.start_waiting(self.answers[0].job.request.model)
         try:
-            with _signals_as_exceptions():
+            with signals_as_exceptions():
                 self._consume()
         except KeyboardInterrupt:
             return self._interrupted(ExitStatus.INTERRUPTED)
@@ -213,34 +185,16 @@ class Runner:
         return _overall([a.error.status if a.error else ExitStatus.OK for a in self.answers])
 
     def _table(self) -> None:
-        """With --out-dir: one row per input, columns aligned (plain text: it is often read from a log)."""
+        """With --out-dir: one usage row per input, at the end (and so far, on Ctrl-C)."""
         if self.options.out_dir is None or not self.options.show_usage:
             return
-        header = ("input", "output", "status", "in", "out", "cache read", "cache write", "stop", "time")
-        rows = [header]
+        rows = []
         for answer in self.answers:
-            u, error = answer.summary.usage, answer.error
             target = output_path(self.options.out_dir, answer.job.label, self.options.mode).name
-            rows.append(
-                (
-                    answer.job.label,
-                    target if error is None else (target + ".partial" if answer.handle else "-"),
-                    "ok" if error is None else f"failed ({int(error.status)})",
-                    f"{u.input_tokens:,}",
-                    answer.summary.output_shown(),
-                    f"{u.cache_read_tokens:,}",
-                    f"{u.cache_write_tokens:,}",
-                    answer.summary.stop_reason or "-",
-                    f"{answer.summary.duration or 0.0:.2f} s",
-                )
-            )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        numeric = {3, 4, 5, 6, 8}
-        for row in rows:
-            cells = [
-                c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            ]
-            self.reporter.line("  ".join(cells).rstrip(), "bold" if row is header else None)
+            shown = target if answer.error is None else (target + ".partial" if answer.handle else "-")
+            rows.append((answer.job.label, shown, answer.summary, int(answer.error.status) if answer.error else None))
+        for line, bold in usage_table(rows):
+            self.reporter.line(line, "bold" if bold else None)
 
     def _consume(self) -> None:
         remaining = len(self.answers)

@@ -165,3 +165,36 @@ def stop_note(summary: Summary) -> str | None:
     if reason is None or reason in NORMAL_STOPS:
         return None
     return f"note: stop reason {reason}: " + STOP_NOTES.get(reason, "the answer ended for an unusual reason")
+
+
+def usage_table(rows: list[tuple[str, str, Summary, int | None]]) -> list[tuple[str, bool]]:
+    """(line, is header) of the --out-dir usage table: one row per (input, output file, summary, failed
+    status or None), columns aligned as plain text (it is often read from a log)."""
+    header = ("input", "output", "status", "in", "out", "cache read", "cache write", "stop", "time")
+    table = [header]
+    for label, output, summary, status in rows:
+        u = summary.usage
+        table.append(
+            (
+                label,
+                output,
+                "ok" if status is None else f"failed ({status})",
+                f"{u.input_tokens:,}",
+                summary.output_shown(),
+                f"{u.cache_read_tokens:,}",
+                f"{u.cache_write_tokens:,}",
+                summary.stop_reason or "-",
+                f"{summary.duration or 0.0:.2f} s",
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    numeric = {3, 4, 5, 6, 8}
+    return [
+        (
+            "  ".join(
+                c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip(),
+            row is header,
+        )
+        for row in table
+    ]
