@@ -35,7 +35,9 @@ def test_raw_output_is_exactly_the_answer(cli: Callable[..., Result], text_mock:
 def test_raw_is_the_default_in_a_pipe_and_has_no_ansi(
     cli: Callable[..., Result], text_mock: MockServer, method: str
 ) -> None:
-    forced = cli("ask", "hi", "--raw", "--method", method, base_url=text_mock.base_url, env={"FORCE_COLOR": "1"})
+    # No format flag, stdout not a terminal: --raw is chosen, and FORCE_COLOR adds nothing to it.
+    forced = cli("ask", "hi", "--method", method, base_url=text_mock.base_url, env={"FORCE_COLOR": "1"})
+    assert forced.code == 0
     assert forced.stdout == ANSWER.encode()
 
 

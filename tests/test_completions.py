@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,3 +94,50 @@ def test_install_completion_keeps_working(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "completion installed" in run.stdout
     assert "_CVSTREAM_COMPLETE" in "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+
+
+def _commands() -> list[tuple[str, Any]]:
+    import typer
+
+    from cvstream.cli import app
+
+    group = typer.main.get_command(app)
+    return sorted(group.commands.items())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _commands()])
+def test_help_keeps_every_default_and_loses_no_text(name: str) -> None:
+    command = dict(_commands())[name]
+    run = subprocess.run(
+        [sys.executable, "-m", "cvstream", name, "--help"],
+        capture_output=True,
+        text=True,
+        env={**subprocess_env(), "COLUMNS": "250"},
+    )
+    assert run.returncode == 0
+    text = run.stdout
+    assert not re.search(r"\w \.(\s|$)", text), "help text lost words to markup"  # e.g. "Model id ."
+    assert all("--help" in line for line in text.splitlines() if "<bool>" in line)  # flags take no value
+    with_default = [
+        p
+        for p in command.params
+        if getattr(p, "param_type_name", "") == "option"
+        and not getattr(p, "is_flag", False)
+        and (isinstance(p.show_default, str) or (p.default is not None and p.show_default is not False))
+    ]
+    assert text.count("[default:") >= len(with_default), [p.name for p in with_default]
+    for param in with_default:  # each such option's line shows its default
+        assert param.opts[0] in text
+
+
+def test_completion_command_prints_the_shipped_script(cli: Callable[..., Result]) -> None:
+    result = cli("completion", "bash")
+    assert result.code == 0
+    assert result.stdout == (ROOT / "completions" / "cvstream.bash").read_bytes()
+    assert cli("completion", "tcsh").code == 2
+
+
+def test_the_shipped_example_runs_offline(cli: Callable[..., Result]) -> None:
+    result = cli("enhance", "--example", "--offline", "--no-usage", "--quiet", key=None)
+    assert result.code == 0, result.stderr
+    assert result.out.strip()
