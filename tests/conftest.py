@@ -21,6 +21,8 @@ from cvstream.cli import main
 from cvstream.context import Env
 from cvstream.mock.server import MockConfig, MockServer
 
+pytest_plugins = ["tests.serve_support"]  # the serve fixture, for tests/test_serve*.py
+
 FAKE_KEY = "sk-ant-api03-TESTKEY-do-not-print-7f3e9a1c5b"
 # A byte-exact copy of the shared upstream recordings (see its SOURCES.md), vendored so CI has them.
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "upstream"

@@ -3,98 +3,20 @@ browser loop (and, once, by that loop itself under Node)."""
 
 from __future__ import annotations
 
-import http.client
-import io
 import json
 import re
-import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
 from cvstream.mock.server import MockServer
-from cvstream.serve import ServeConfig, bind, create_app
-from cvstream.source import Connection
-from tests.conftest import FAKE_KEY, subprocess_env
-
-TEXT = "Hello, wörld! Ünïcödé 🚀 — “quotes” and 日本語.\n- a list\n"
-
-
-class Served:
-    def __init__(self, url: str, log: io.StringIO) -> None:
-        self.url = url
-        self.log = log
-
-
-@pytest.fixture
-def serve(mock_server: Callable[..., MockServer]) -> Iterator[Callable[..., Served]]:
-    """Run the serve app in-process (uvicorn on a thread) in front of a mock; stopped after the test."""
-    running: list[tuple[uvicorn.Server, threading.Thread]] = []
-
-    def start(mock: MockServer | None = None, base_url: str | None = None, **overrides: Any) -> Served:
-        url = base_url or (mock or mock_server(text=TEXT)).base_url
-        log = io.StringIO()
-        settings: dict[str, Any] = {
-            "conn": Connection(api_key=FAKE_KEY, base_url=url, max_retries=0, timeout=overrides.pop("timeout", 10)),
-            "model": "claude-sonnet-5-5",
-            "log": log,
-        }
-        settings.update(overrides)
-        sock = bind("127.0.0.1", 0)
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(ServeConfig(**settings)), log_level="warning", lifespan="off")
-        )
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        port = sock.getsockname()[1]
-        while not server.started:  # uvicorn sets it once it accepts connections
-            thread.join(0.01)
-        return Served(f"http://127.0.0.1:{port}", log)
-
-    yield start
-    for server, thread in running:
-        server.should_exit = True
-        thread.join(10)
-
-
-def _connect(url: str) -> http.client.HTTPConnection:
-    parts = urlsplit(url)
-    return http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
-
-
-def browser_loop(url: str, path: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any, list[str]]:
-    """POST, then read exactly as the app's loop does: each network read decoded on its own, split on
-    newlines, `data: ` lines parsed; returns (status, text or error body, raw lines seen)."""
-    conn = _connect(url)
-    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-    conn.request("POST", path, payload, {"content-type": "application/json", **(headers or {})})
-    response = conn.getresponse()
-    if response.status != 200:  # the app throws on !res.ok
-        return response.status, json.loads(response.read()), [f"retry-after: {response.getheader('retry-after')}"]
-    assert response.getheader("content-type", "").startswith("text/event-stream")
-    result, seen = "", []
-    while True:
-        value = response.read1(65536)
-        if not value:
-            break
-        lines = value.decode("utf-8", "replace").split("\n")
-        seen += lines
-        for line in (line for line in lines if line.startswith("data: ")):
-            data = line[6:]
-            if data == "[DONE]":
-                break
-            result += json.loads(data)["text"]
-    return 200, result, seen
+from tests.conftest import FAKE_KEY
+from tests.serve_support import JSON, TEXT, Served, browser_loop, request
+from tests.serve_support import connect as _connect
 
 
 @pytest.mark.parametrize("method", ["create", "stream"])
@@ -105,9 +27,7 @@ def test_ai_stream_route_text_is_exact(serve: Callable[..., Served], method: str
     assert "data: [DONE]" in seen
     usage = next(line for line in seen if line.startswith(": usage "))
     assert json.loads(usage[len(": usage ") :])["usage"]["output_tokens"] > 0
-    assert re.search(
-        r"^POST /api/ai/stream 200 in=\d+ out=\d+ ttft=\d+\.\d+s total=\d+\.\d+s ok$", served.log.getvalue(), re.M
-    )
+    served.log.wait_for(r"^POST /api/ai/stream 200 in=\d+ out=\d+ ttft=\d+\.\d+s total=\d+\.\d+s ok$")
 
 
 def test_framing_is_byte_for_byte_the_cli_sse(serve: Callable[..., Served], mock: MockServer, cli: Any) -> None:
@@ -136,7 +56,7 @@ def test_enhance_route_uses_the_cli_prompt(serve: Callable[..., Served], mock: M
 def test_many_concurrent_streams_are_exact(
     serve: Callable[..., Served], mock_server: Callable[..., MockServer]
 ) -> None:
-    served = serve(mock_server(text=TEXT, tokens_per_second=100.0))
+    served = serve(mock_server(text=TEXT, tokens_per_second=100.0), max_concurrent=100)
     results: list[tuple[int, Any, list[str]]] = []
     threads = [
         threading.Thread(target=lambda: results.append(browser_loop(served.url, "/api/ai/stream", {"prompt": "x"})))
@@ -185,6 +105,7 @@ def test_errors_before_the_answer_get_a_status(
     assert set(body) == {"error"} and body["error"]["message"]
     if status in (429, 503):
         assert extra == ["retry-after: 30"]
+    served.log.wait_for(rf"^POST /api/ai/stream {status} .* error: ")
     assert FAKE_KEY not in json.dumps(body) and FAKE_KEY not in served.log.getvalue()
     assert "Traceback" not in served.log.getvalue()
 
@@ -207,7 +128,9 @@ def test_errors_during_the_answer_end_without_done(
     assert (status, text) == (200, "one two three")
     assert "data: [DONE]" not in seen
     assert any(line.startswith(": error ") for line in seen)
-    assert all(json.loads(line[6:]) for line in seen if line.startswith("data: "))  # never a misleading data line
+    data = [json.loads(line[6:]) for line in seen if line.startswith("data: ")]
+    assert data[-1]["text"] == "" and set(data[-1]["error"]) == {"type", "message"}  # the cut is visible
+    assert all(item["text"] for item in data[:-1])
 
 
 @pytest.mark.parametrize(
@@ -221,12 +144,27 @@ def test_errors_during_the_answer_end_without_done(
         ({"prompt": "x", "max_tokens": 0}, 400, "'max_tokens' must be a whole number"),
         ({"prompt": "x", "method": "fast"}, 400, "'method' must be"),
         ({"prompt": "x" * 2_000_000}, 413, "over 1,048,576 bytes"),
+        (b'{"prompt": "\\ud800 lone"}', 400, "'prompt' is not valid Unicode (a lone surrogate '\\ud800'"),
+        (b'{"prompt": "x", "system": "\\udfff"}', 400, "'system' is not valid Unicode"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply"),
+        (b'{"prompt": "caf\xe9"}', 400, "not valid JSON (UTF-8)"),
+        (b'["prompt"]', 400, "must be a JSON object"),
+        ({"prompt": "x", "model": "claude-opus-9"}, 400, "model 'claude-opus-9' is not allowed on this server"),
     ],
 )
 def test_bad_requests(serve: Callable[..., Served], mock: MockServer, body: Any, status: int, words: str) -> None:
     served = serve(mock)
     got, error, _ = browser_loop(served.url, "/api/ai/stream", body)
-    assert got == status and words in error["error"]["message"]
+    assert got == status and words in error["error"]["message"], error
+    served.log.wait_for(rf"^POST /api/ai/stream {status} total=\S+ refused: ")
+    assert "Traceback" not in served.log.getvalue()
+    assert mock.records == []
+
+
+def test_enhance_bullets_must_be_valid_unicode(serve: Callable[..., Served], mock: MockServer) -> None:
+    served = serve(mock)
+    got, error, _ = browser_loop(served.url, "/api/enhance", b'{"bullets": ["fine", "bad \\ud83d"]}')
+    assert (got, error["error"]["type"]) == (400, "invalid_request")
     assert mock.records == []
 
 
@@ -235,6 +173,7 @@ def test_streamed_body_over_the_limit_is_refused(serve: Callable[..., Served], m
     conn = _connect(served.url)
     conn.putrequest("POST", "/api/ai/stream")
     conn.putheader("transfer-encoding", "chunked")
+    conn.putheader("content-type", "application/json")
     conn.endheaders()
     payload = json.dumps({"prompt": "y" * 5000}).encode()
     for i in range(0, len(payload), 500):
@@ -246,120 +185,100 @@ def test_streamed_body_over_the_limit_is_refused(serve: Callable[..., Served], m
     assert mock.records == []
 
 
-def test_routes_methods_and_health(serve: Callable[..., Served], mock: MockServer) -> None:
+def test_routes_methods_and_health_all_answer_json_and_are_logged(
+    serve: Callable[..., Served], mock: MockServer
+) -> None:
     served = serve(mock)
     for method, path, status in (
         ("GET", "/healthz", 200),
         ("GET", "/api/ai/stream", 405),
         ("GET", "/nope", 404),
         ("PUT", "/api/enhance", 405),
+        ("POST", "/api/ai/stream/", 404),  # a trailing slash is another path: never a redirect
+        ("GET", "/healthz/", 404),
+        ("HEAD", "/healthz", 405),
+        ("DELETE", "/", 404),
     ):
-        conn = _connect(served.url)
-        conn.request(method, path)
-        response = conn.getresponse()
-        assert response.status == status
-        body = json.loads(response.read())
-        assert ("status" in body) if status == 200 else ("error" in body)
+        got, headers, data = request(served.url, method, path)
+        assert got == status, (method, path)
+        assert headers["content-type"] == "application/json"
+        if method != "HEAD":
+            body = json.loads(data)
+            assert ("status" in body) if status == 200 else set(body["error"]) == {"type", "message"}
+        served.log.wait_for(rf"^{method} {re.escape(path)} {status} total=\d+\.\d+s (ok|refused: .+)$")
+    assert mock.records == []
 
 
-def test_token_is_required_except_on_healthz(serve: Callable[..., Served], mock: MockServer) -> None:
-    served = serve(mock, token="s3cret-token")
-    assert browser_loop(served.url, "/api/ai/stream", {"prompt": "x"})[0] == 401
-    assert browser_loop(served.url, "/api/ai/stream", {"prompt": "x"}, {"authorization": "Bearer nope"})[0] == 401
-    ok = browser_loop(served.url, "/api/ai/stream", {"prompt": "x"}, {"authorization": "Bearer s3cret-token"})
-    assert ok[0] == 200
-    conn = _connect(served.url)
-    conn.request("GET", "/healthz")
-    assert conn.getresponse().status == 200
-
-
-def test_cors_only_when_asked(serve: Callable[..., Served], mock: MockServer) -> None:
-    plain = serve(mock)
-    cors = serve(mock, cors_origins=["http://localhost:3000"])
-    for served, expected in ((plain, None), (cors, "http://localhost:3000")):
-        conn = _connect(served.url)
-        conn.request("POST", "/api/ai/stream", json.dumps({"prompt": "x"}), {"origin": "http://localhost:3000"})
-        response = conn.getresponse()
-        response.read()
-        assert response.getheader("access-control-allow-origin") == expected
-    conn = _connect(cors.url)
-    conn.request(
-        "OPTIONS",
-        "/api/ai/stream",
-        headers={"origin": "http://localhost:3000", "access-control-request-method": "POST"},
-    )
-    assert conn.getresponse().status == 200
-
-
-JS_LOOP = """
-const res = await fetch(process.argv[2], {method: "POST", headers: {"content-type": "application/json"},
-                                          body: JSON.stringify({prompt: "hi"})});
-if (!res.ok) throw new Error("HTTP " + res.status);
-let result = "";
-const reader = res.body.getReader(); const decoder = new TextDecoder();
-while (true) {
-  const { done, value } = await reader.read(); if (done) break;
-  const lines = decoder.decode(value).split("\\n").filter(l => l.startsWith("data: "));
-  for (const line of lines) { const data = line.slice(6); if (data === "[DONE]") break;
-    result += JSON.parse(data).text; }
-}
-process.stdout.write(result);
-"""
-
-
-def test_the_apps_own_browser_loop_under_node(serve: Callable[..., Served], tmp_path: Path) -> None:
-    node = shutil.which("node")
-    assert node, "Node.js is part of this project's machine; install node to run this test"
+def test_the_log_cannot_be_forged_through_the_path(serve: Callable[..., Served]) -> None:
     served = serve()
-    script = tmp_path / "loop.mjs"
-    script.write_text(JS_LOOP)
-    run = subprocess.run([node, str(script), served.url + "/api/ai/stream"], capture_output=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.decode() == TEXT
+    got, _, _ = request(served.url, "GET", "/x%0aPOST%20/api/ai/stream%20200%20ok")
+    assert got == 404
+    served.log.wait_for(r"^GET /x\\nPOST /api/ai/stream 200 ok 404 ")
+    assert not re.search(r"^POST /api/ai/stream 200 ok", served.log.getvalue(), re.M)
 
 
-def _serve_process(*args: str, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cvstream", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=subprocess_env(**env),
-    )
+class _KeyEcho(BaseHTTPRequestHandler):
+    """An upstream (a proxy, say) whose error text echoes the request's API key."""
+
+    protocol_version = "HTTP/1.1"
+    mid_answer = False
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        key = self.headers.get("x-api-key") or self.headers.get("authorization")
+        echoed = f"bad request with credentials {key}"
+        if not self.mid_answer:
+            body = json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": echoed}})
+            self.send_response(400)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+            return
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("connection", "close")
+        self.end_headers()
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "model": "m",
+                "content": [],
+                "stop_reason": None,
+                "usage": {"input_tokens": 1, "output_tokens": 1},
+            },
+        }
+        error = {"type": "error", "error": {"type": "api_error", "message": echoed}}
+        for name, payload in (("message_start", start), ("error", error)):
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode())
+        self.wfile.flush()
 
 
-def test_public_bind_without_a_token_is_refused() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "cvstream", "serve", "--host", "0.0.0.0", "--port", "0"],
-        capture_output=True,
-        env=subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY),
-        timeout=30,
-    )
-    assert run.returncode == 2
-    assert b"refusing to serve on 0.0.0.0 without a token" in run.stderr
-
-
-def test_sigterm_lets_streams_in_flight_finish_then_exits_0(mock_server: Callable[..., MockServer]) -> None:
-    mock = mock_server(text=" ".join(f"w{i}" for i in range(40)), tokens_per_second=40.0)
-    proc = _serve_process(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=mock.base_url)
+@pytest.mark.parametrize("mid_answer", [False, True])
+def test_the_key_never_reaches_a_client_or_the_log_even_when_upstream_echoes_it(
+    serve: Callable[..., Served], mid_answer: bool
+) -> None:
+    handler = type("Handler", (_KeyEcho,), {"mid_answer": mid_answer})
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode()
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+\n", line)
-        url = line.strip()
-        conn = _connect(url)
-        conn.request("POST", "/api/ai/stream", json.dumps({"prompt": "x"}), {"content-type": "application/json"})
+        served = serve(base_url=f"http://127.0.0.1:{upstream.server_address[1]}", token="serve-token-0123456789")
+        conn = _connect(served.url)
+        headers = {**JSON, "authorization": "Bearer serve-token-0123456789"}
+        conn.request("POST", "/api/ai/stream", json.dumps({"prompt": "x"}), headers)
         response = conn.getresponse()
-        first = response.read1(100)
-        proc.send_signal(signal.SIGTERM)
-        rest = response.read()
-        assert proc.wait(timeout=30) == 0
+        body = response.read().decode()
+        assert response.status == (200 if mid_answer else 400)
+        assert "[redacted]" in body and FAKE_KEY not in body
+        line = served.log.wait_for(r"^POST /api/ai/stream .* error: .*$")
+        assert "[redacted]" in line[0]
+        assert FAKE_KEY not in served.log.getvalue() and "serve-token-0123456789" not in served.log.getvalue()
     finally:
-        proc.kill()
-    body = (first + rest).decode()
-    assert body.endswith("data: [DONE]\n\n")
-    assert "".join(json.loads(x[6:])["text"] for x in body.split("\n") if x.startswith("data: {")) == " ".join(
-        f"w{i}" for i in range(40)
-    )
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode()
-    assert "Traceback" not in err and FAKE_KEY not in err
+        upstream.shutdown()
+        upstream.server_close()
