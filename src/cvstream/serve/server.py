@@ -8,6 +8,7 @@ for upstream get a JSON 503 with `retry-after`, upstream requests are closed, an
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import signal
@@ -16,10 +17,28 @@ import threading
 from types import FrameType
 from typing import TextIO
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from cvstream.serve.app import App, ServeConfig, create_app
+from cvstream.serve.http import error_body
 from cvstream.serve.log import ToRequestLog
+
+
+class JsonH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, with its answer to a malformed request in JSON like every other error."""
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps(error_body("bad_request", "malformed HTTP request")).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        for event in (h11.Response(status_code=400, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event) or b"")
+        self.transport.close()
 
 
 def is_loopback(host: str) -> bool:
@@ -44,6 +63,8 @@ class Server(uvicorn.Server):
             uvicorn.Config(
                 app,
                 log_config=None,
+                http=JsonH11Protocol,
+                ws="none",
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
