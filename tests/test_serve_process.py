@@ -164,3 +164,28 @@ def test_a_full_log_queue_drops_lines_and_says_how_many() -> None:
     text = received.decode()
     assert "log lines dropped (stderr was not read)" in text and text.endswith("last\n")
     assert "sk-secret-123456" not in text and "[redacted]" in text
+
+
+@pytest.mark.timeout(60)
+def test_the_command_line_flags_reach_the_server(mock_server: Callable[..., MockServer]) -> None:
+    mock = mock_server(text="hi")
+    flags = ["--allowed-host", "cv.lan", "--allow-model", "claude-haiku-4-5", "--max-concurrent", "2"]
+    flags += ["--client-timeout", "5", "--grace", "0.25", "--cors-origin", "http://localhost:3000"]
+    proc = serve_process(*flags, ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=mock.base_url)
+    try:
+        url = first_line_url(proc)
+        body = {"prompt": "x", "model": "claude-haiku-4-5"}
+        for host, status in (("cv.lan:8000", 200), ("evil.example", 421)):
+            conn = connect(url)
+            conn.request("POST", "/api/ai/stream", json.dumps(body), {**JSON, "host": host})
+            response = conn.getresponse()
+            response.read()
+            assert response.status == status
+        conn = connect(url)
+        conn.request("POST", "/api/ai/stream", json.dumps(body), {**JSON, "origin": "http://localhost:3000"})
+        assert conn.getresponse().getheader("access-control-allow-origin") == "http://localhost:3000"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    assert [(r.body or {}).get("model") for r in mock.records] == ["claude-haiku-4-5"] * 2

@@ -34,8 +34,31 @@ def serve(
     max_body: Annotated[int, typer.Option(help="Largest request body in bytes.", min=1)] = 1024 * 1024,
     max_tokens_cap: Annotated[int, typer.Option(help="Largest max_tokens a client may ask for.", min=1)] = 8192,
     grace: Annotated[
-        float, typer.Option(help="Seconds streams in flight may finish after SIGINT/SIGTERM.", min=0)
+        float,
+        typer.Option(help="Seconds streams in flight may finish after SIGINT/SIGTERM (fractions allowed).", min=0),
     ] = 10.0,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Also answer to this Host name (repeatable; the bound address and localhost always are).",
+            show_default=False,
+        ),
+    ] = None,
+    allow_model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-model",
+            help="A model id clients may ask for besides --model (repeatable; default: only --model).",
+            show_default=False,
+        ),
+    ] = None,
+    max_concurrent: Annotated[
+        int, typer.Option(help="Most streams at once; beyond it a 503 with retry-after.", min=1)
+    ] = 64,
+    client_timeout: Annotated[
+        float, typer.Option(help="Drop a stream whose client accepts no bytes for this many seconds.", min=0.1)
+    ] = 60.0,
     settings: SettingFlags = SettingFlags(),
     network: NetworkFlags = NetworkFlags(),
 ) -> int:
@@ -72,6 +95,11 @@ def serve(
         max_body=max_body,
         max_tokens_cap=max_tokens_cap,
         log=env.stderr,
+        host=host,
+        allowed_hosts=list(allowed_host or []),
+        allow_models=list(allow_model or []),
+        max_concurrent=max_concurrent,
+        client_timeout=client_timeout,
     )
     try:
         sock = bind(host, port)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from cvstream.errors import CvstreamError
+from cvstream.errors import AuthError, CvstreamError, IncompleteError, NetworkError
 from cvstream.events import Event, Retrying, TextDelta
 from cvstream.serve.http import Headers, Receive, Record, Send, error_body, send_json
 from cvstream.sinks.sse import DONE, comment_frame, text_frame
@@ -52,21 +52,21 @@ def classify(error: CvstreamError) -> tuple[int, str, Headers]:
         return 429, "rate_limited", retry
     if error.kind == "overloaded":
         return 503, "overloaded", retry
-    if error.kind == "auth":
+    if isinstance(error, AuthError):
         return 502, "upstream_authentication_error", []
     if error.upstream_status in (400, 404, 413):
         return error.upstream_status, "upstream_request_error", []
     if error.kind == "timeout":
         return 504, "upstream_timeout", []
-    if error.kind == "connection":
+    if isinstance(error, NetworkError):
         return 502, "upstream_unreachable", []
-    if error.kind == "incomplete":
+    if isinstance(error, IncompleteError):  # truncated, reset or malformed
         return 502, "upstream_incomplete", []
     return 502, "upstream_error", []
 
 
 def public_message(error: CvstreamError) -> str:
-    if error.kind == "auth":  # the upstream's words about the server's own key are for its log only
+    if isinstance(error, AuthError):  # the upstream's words about the server's own key are for its log only
         return "the server's API key was rejected upstream"
     return error.message
 
