@@ -112,6 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
     # -- plumbing -----------------------------------------------------------------------------------
     def setup(self) -> None:
         super().setup()
+        # SSE goes out in many small writes: without this, each kept-alive request waits ~40 ms (Nagle
+        # against the client's delayed ACK)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.state.connections.add(self.connection)
 
     def finish(self) -> None:
