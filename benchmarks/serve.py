@@ -1,25 +1,107 @@
-"""`cvstream serve` under concurrent clients, beside the same clients talking to the mock directly.
+"""`cvstream serve` under load, beside the same clients talking to the mock directly.
 
-    python benchmarks/serve.py [--quick]
+    python benchmarks/serve.py [--quick] [--before SRC]
 
-Prints time to first byte and total time (median and worst) at 1, 50 and 200 concurrent clients, and
-the serve process's memory per open stream. Run by hand, never in CI.
+Prints, each measured side by side in one run:
+
+1. kept-alive requests against new connections: ten `GET /healthz` on one kept-alive connection beside ten
+   on new connections (medians), and a streamed answer's time to first byte on a kept-alive connection;
+2. concurrency: one stream's total time, then 100 and 300 concurrent clients (median total and its ratio
+   to the one stream's), with the mock at 80 tokens/s and 300 ms to the first token, ~40 tokens an answer;
+3. serve's CPU per streamed event: 100 streams of 305 text deltas from a mock at full speed, CPU time of
+   the serve process divided by the deltas.
+
+`--before SRC` runs serve from another source tree (for example a checkout of an older commit:
+`git worktree add /tmp/before <commit>`; then `--before /tmp/before/src`), beside the current one.
+Run by hand, never in CI.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from _common import CVSTREAM, client_env, mock_process
+from _common import PYTHON, client_env, mock_process
 
 QUICK = "--quick" in sys.argv
-LEVELS = (1, 50) if QUICK else (1, 50, 100, 200)
+BEFORE = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else None
+LEVELS = (100,) if QUICK else (100, 300)
+ROUTED = json.dumps({"prompt": "hi"}).encode()
+
+
+@contextmanager
+def serve_process(mock_url: str, src: str | None) -> Iterator[tuple[str, int]]:
+    """`cvstream serve` from `src` (or this checkout); yields (url, pid)."""
+    env = client_env(mock_url)
+    args = [PYTHON, "-m", "cvstream", "serve", "--port", "0"]
+    if src is not None:
+        env["PYTHONPATH"] = src
+    else:
+        args += ["--max-concurrent", "1000"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().decode().strip(), proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def host_port(url: str) -> tuple[str, int]:
+    host, port = url.split("//")[1].split(":")
+    return host, int(port)
+
+
+# -- 1. kept-alive against new connections ---------------------------------------------------------------
+
+
+def healthz_medians(url: str, n: int = 10) -> tuple[float, float]:
+    host, port = host_port(url)
+    kept = http.client.HTTPConnection(host, port)
+    kept.request("GET", "/healthz")
+    kept.getresponse().read()
+    alive, fresh = [], []
+    for _ in range(n):
+        start = time.perf_counter()
+        kept.request("GET", "/healthz")
+        kept.getresponse().read()
+        alive.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        conn = http.client.HTTPConnection(host, port)
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        conn.close()
+        fresh.append(time.perf_counter() - start)
+    kept.close()
+    return statistics.median(alive), statistics.median(fresh)
+
+
+def stream_ttfb_kept_alive(url: str, n: int = 10) -> float:
+    host, port = host_port(url)
+    conn = http.client.HTTPConnection(host, port)
+    times = []
+    for _ in range(n + 1):
+        start = time.perf_counter()
+        conn.request("POST", "/api/ai/stream", ROUTED, {"content-type": "application/json"})
+        response = conn.getresponse()
+        response.read1(1)
+        times.append(time.perf_counter() - start)
+        response.read()
+    conn.close()
+    return statistics.median(times[1:])
+
+
+# -- 2. concurrency ----------------------------------------------------------------------------------------
 
 
 async def one(host: str, port: int, path: str, body: bytes) -> tuple[float, float, int]:
@@ -39,81 +121,75 @@ async def one(host: str, port: int, path: str, body: bytes) -> tuple[float, floa
 
 
 async def wave(url: str, path: str, body: bytes, clients: int) -> list[tuple[float, float, int]]:
-    host, port = url.split("//")[1].split(":")
-    return await asyncio.gather(*(one(host, int(port), path, body) for _ in range(clients)))
+    host, port = host_port(url)
+    return await asyncio.gather(*(one(host, port, path, body) for _ in range(clients)))
 
 
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def median_total(results: list[tuple[float, float, int]]) -> float:
+    return statistics.median(r[1] for r in results)
 
 
-async def sampled_wave(
-    url: str, body: bytes, clients: int, pid: int, peak: list[int]
-) -> list[tuple[float, float, int]]:
-    """A wave of clients through serve, sampling the server's RSS meanwhile into `peak`."""
-
-    async def sample() -> None:
-        while True:
-            peak.append(rss_kb(pid))
-            await asyncio.sleep(0.05)
-
-    sampler = asyncio.create_task(sample())
-    try:
-        return await wave(url, "/api/ai/stream", body, clients)
-    finally:
-        sampler.cancel()
+# -- 3. CPU per event --------------------------------------------------------------------------------------
 
 
-def report(name: str, results: list[tuple[float, float, int]]) -> str:
-    ttfb = [r[0] for r in results]
-    total = [r[1] for r in results]
-    return (
-        f"{name:<22} ttfb median {statistics.median(ttfb) * 1000:7.1f} ms  worst {max(ttfb) * 1000:7.1f} ms   "
-        f"total median {statistics.median(total):6.3f} s  worst {max(total):6.3f} s"
-    )
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_event(url: str, pid: int, streams: int = 100, deltas: int = 305) -> float:
+    asyncio.run(wave(url, "/api/ai/stream", ROUTED, 5))  # warm up
+    before = cpu_seconds(pid)
+    for _ in range(streams // 10):
+        asyncio.run(wave(url, "/api/ai/stream", ROUTED, 10))
+    return (cpu_seconds(pid) - before) / (streams * deltas)
+
+
+def measure(src: str | None, label: str) -> dict[str, float]:
+    results: dict[str, float] = {}
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as text:
+        text.write(" ".join(f"word{i}" for i in range(305)))
+        text.flush()
+        with (
+            mock_process("--tokens-per-second", "0", "--first-token-ms", "0", "--text", text.name) as fast,
+            serve_process(fast, src) as (url, pid),
+        ):
+            results["alive"], results["fresh"] = healthz_medians(url)
+            results["ttfb"] = stream_ttfb_kept_alive(url)
+            results["cpu"] = cpu_per_event(url, pid)
+    with mock_process("--tokens-per-second", "80") as paced, serve_process(paced, src) as (url, _):
+        asyncio.run(wave(url, "/api/ai/stream", ROUTED, 5))
+        results["one"] = median_total(asyncio.run(wave(url, "/api/ai/stream", ROUTED, 1)))
+        for clients in LEVELS:
+            results[f"c{clients}"] = median_total(asyncio.run(wave(url, "/api/ai/stream", ROUTED, clients)))
+    print(f"-- {label}", file=sys.stderr)
+    return results
 
 
 def main() -> None:
-    # A realistic pace: 300 ms to the first token, then 80 tokens a second, about 40 tokens an answer.
-    with mock_process("--tokens-per-second", "80") as mock_url:
-        env = client_env(mock_url)
-        serve = subprocess.Popen(
-            [CVSTREAM, "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
-        )
-        try:
-            assert serve.stdout is not None
-            serve_url = serve.stdout.readline().decode().strip()
-            direct = json.dumps(
-                {
-                    "model": "claude-sonnet-5-5",
-                    "max_tokens": 1024,
-                    "stream": True,
-                    "messages": [{"role": "user", "content": "hi"}],
-                }
-            ).encode()
-            routed = json.dumps({"prompt": "hi"}).encode()
-            asyncio.run(wave(serve_url, "/api/ai/stream", routed, 5))  # warm up the client pool
-            idle = rss_kb(serve.pid)
-            for clients in LEVELS:
-                print(f"-- {clients} concurrent client(s)")
-                print(report("mock directly", asyncio.run(wave(mock_url, "/v1/messages", direct, clients))))
-                peak = [idle]
-                print(
-                    report(
-                        "through cvstream serve", asyncio.run(sampled_wave(serve_url, routed, clients, serve.pid, peak))
-                    )
-                )
-                per_stream = (max(peak) - idle) / clients
-                print(
-                    f"{'':22} serve RSS idle {idle / 1024:.1f} MB, peak {max(peak) / 1024:.1f} MB: "
-                    f"{per_stream:.0f} KB per open stream"
-                )
-        finally:
-            serve.terminate()
-            serve.wait(15)
+    runs = {"this checkout": measure(None, "this checkout")}
+    if BEFORE:
+        runs["--before"] = measure(BEFORE, "--before")
+    names = list(runs)
+    print(f"{'':44}" + "".join(f"{name:>16}" for name in names))
+
+    def line(label: str, key: str, scale: float, unit: str, ratio_to: str | None = None) -> None:
+        cells = []
+        for name in names:
+            value = runs[name][key] * scale
+            cell = f"{value:.2f} {unit}"
+            if ratio_to is not None:
+                cell += f" ({runs[name][key] / runs[name][ratio_to]:.2f}x)"
+            cells.append(f"{cell:>16}")
+        print(f"{label:<44}" + "".join(cells))
+
+    line("GET /healthz, kept-alive connection, median", "alive", 1000, "ms")
+    line("GET /healthz, new connection, median", "fresh", 1000, "ms")
+    line("stream time to first byte, kept-alive", "ttfb", 1000, "ms")
+    line("one stream (80 tok/s), total", "one", 1, "s")
+    for clients in LEVELS:
+        line(f"{clients} concurrent streams, median total (x one)", f"c{clients}", 1, "s", "one")
+    line("serve CPU per streamed text delta", "cpu", 1e6, "us")
 
 
 if __name__ == "__main__":

@@ -134,10 +134,11 @@ class Exchange:
                     if type(event) is Retrying:
                         self.routes.log.line(f"{self.record.method} {self.record.path} {event.describe()}")
                         continue
-                    await out.send(event)
-                    self.arrived.set()
+                    await _put(out, event)
+                    if not self.arrived.is_set():
+                        self.arrived.set()
             except CvstreamError as error:
-                await out.send(error.redacted(self.routes.secrets))
+                await _put(out, error.redacted(self.routes.secrets))
             finally:
                 self.arrived.set()
 
@@ -222,3 +223,12 @@ class Exchange:
             else:
                 headers = [(b"retry-after", b"5"), (b"connection", b"close")]
                 await send_json(self.send, 503, error_body("shutting_down", message + "; try again shortly"), headers)
+
+
+async def _put(out: MemoryObjectSendStream[Item], item: Item) -> None:
+    """`out.send(item)` without its checkpoint when there is room: the events of one upstream chunk are then
+    all buffered before the writer runs, and go out in one write."""
+    try:
+        out.send_nowait(item)
+    except anyio.WouldBlock:
+        await out.send(item)
