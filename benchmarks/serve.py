@@ -8,6 +8,7 @@ Prints, each measured side by side in one run:
    on new connections (medians), and a streamed answer's time to first byte on a kept-alive connection;
 2. concurrency: one stream's total time, then 100 and 300 concurrent clients (median total and its ratio
    to the one stream's), with the mock at 80 tokens/s and 300 ms to the first token, ~40 tokens an answer;
+   beside the same clients talking to the mock directly (the floor on this machine);
 3. serve's CPU per streamed event: 100 streams of 305 text deltas from a mock at full speed, CPU time of
    the serve process divided by the deltas.
 
@@ -37,6 +38,9 @@ QUICK = "--quick" in sys.argv
 BEFORE = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else None
 LEVELS = (100,) if QUICK else (100, 300)
 ROUTED = json.dumps({"prompt": "hi"}).encode()
+DIRECT = json.dumps(
+    {"model": "claude-sonnet-5-5", "max_tokens": 1024, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+).encode()
 
 
 @contextmanager
@@ -125,6 +129,29 @@ async def wave(url: str, path: str, body: bytes, clients: int) -> list[tuple[flo
     return await asyncio.gather(*(one(host, port, path, body) for _ in range(clients)))
 
 
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def sampled_wave(url: str, clients: int, pid: int) -> tuple[list[tuple[float, float, int]], int]:
+    """A wave through serve, and serve's peak RSS meanwhile (KB)."""
+    peak = [rss_kb(pid)]
+
+    async def sample() -> None:
+        while True:
+            peak.append(rss_kb(pid))
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        return await wave(url, "/api/ai/stream", ROUTED, clients), max(peak)
+    finally:
+        sampler.cancel()
+
+
 def median_total(results: list[tuple[float, float, int]]) -> float:
     return statistics.median(r[1] for r in results)
 
@@ -157,11 +184,17 @@ def measure(src: str | None, label: str) -> dict[str, float]:
             results["alive"], results["fresh"] = healthz_medians(url)
             results["ttfb"] = stream_ttfb_kept_alive(url)
             results["cpu"] = cpu_per_event(url, pid)
-    with mock_process("--tokens-per-second", "80") as paced, serve_process(paced, src) as (url, _):
+    with mock_process("--tokens-per-second", "80") as paced, serve_process(paced, src) as (url, pid):
         asyncio.run(wave(url, "/api/ai/stream", ROUTED, 5))
         results["one"] = median_total(asyncio.run(wave(url, "/api/ai/stream", ROUTED, 1)))
         for clients in LEVELS:
-            results[f"c{clients}"] = median_total(asyncio.run(wave(url, "/api/ai/stream", ROUTED, clients)))
+            idle = rss_kb(pid)
+            streams, peak = asyncio.run(sampled_wave(url, clients, pid))
+            results[f"c{clients}"] = median_total(streams)
+            results[f"kb{clients}"] = (peak - idle) / clients
+            # the floor: the same clients talking to the mock directly (it shares the cores)
+            results[f"m{clients}"] = median_total(asyncio.run(wave(paced, "/v1/messages", DIRECT, clients)))
+        results["mone"] = median_total(asyncio.run(wave(paced, "/v1/messages", DIRECT, 1)))
     print(f"-- {label}", file=sys.stderr)
     return results
 
@@ -187,8 +220,12 @@ def main() -> None:
     line("GET /healthz, new connection, median", "fresh", 1000, "ms")
     line("stream time to first byte, kept-alive", "ttfb", 1000, "ms")
     line("one stream (80 tok/s), total", "one", 1, "s")
+    line("one stream, mock directly, total", "mone", 1, "s")
     for clients in LEVELS:
         line(f"{clients} concurrent streams, median total (x one)", f"c{clients}", 1, "s", "one")
+        line(f"{clients} concurrent, mock directly (x one)", f"m{clients}", 1, "s", "mone")
+    for clients in LEVELS:
+        line(f"serve memory per open stream at {clients}", f"kb{clients}", 1, "KB")
     line("serve CPU per streamed text delta", "cpu", 1e6, "us")
 
 
