@@ -281,3 +281,10 @@ def test_a_malformed_http_request_gets_a_json_400(serve: Callable[..., Served], 
     assert json.loads(body)["error"]["type"] == "bad_request"
     served.log.wait_for(r"^uvicorn: Invalid HTTP request received\.$")
     assert mock.records == []
+
+
+@pytest.mark.parametrize("text", ["a", 'é\u2028🚀"\\\n\t\x00\x7f', "日本語", "\ud800 lone", "", " " * 100])
+def test_a_text_frame_is_exactly_json_dumps(text: str) -> None:
+    from cvstream.sinks.sse import text_frame
+
+    assert text_frame(text) == b"data: " + json.dumps({"text": text}).encode() + b"\n\n"

@@ -96,6 +96,7 @@ class Exchange:
         self.started = False  # the SSE headers were sent
         self.finished = False  # the last frame is being sent: nothing can stop it any more
         self.reason: str | None = None  # what stopped it early: client-gone, client-timeout, shutdown
+        self.blocked_since: float | None = None  # when the send in progress began
 
     def stop(self, reason: str) -> None:
         if not self.finished and self.reason is None:
@@ -110,6 +111,7 @@ class Exchange:
             with self.cancel:
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(self._watch_client)
+                    tasks.start_soon(self._watch_reader)
                     tasks.start_soon(self._produce, events, items_in)
                     await self._respond(items)
                     tasks.cancel_scope.cancel()
@@ -197,14 +199,24 @@ class Exchange:
     async def _write(self, data: bytes | bytearray, more: bool = True) -> None:
         """Send body bytes (the SSE headers first); a client that accepts nothing for --client-timeout s is
         dropped."""
-        with anyio.move_on_after(self.config.client_timeout) as waited:
-            if not self.started:
-                self.started = True
-                await self.send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            await self.send({"type": "http.response.body", "body": bytes(data), "more_body": more})
-        if waited.cancelled_caught:
-            self.finished = False
-            self.stop("client-timeout")
+        self.blocked_since = time.monotonic()  # (`_watch_reader` drops the client if this send never returns)
+        if not self.started:
+            self.started = True
+            await self.send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        await self.send({"type": "http.response.body", "body": bytes(data), "more_body": more})
+        self.blocked_since = None
+
+    async def _watch_reader(self) -> None:
+        """One timer per stream rather than one per write: a send blocked for --client-timeout s (the client
+        accepts no bytes) ends the exchange."""
+        limit = self.config.client_timeout
+        while True:
+            await anyio.sleep(limit / 4)
+            since = self.blocked_since
+            if since is not None and time.monotonic() - since >= limit:
+                self.finished = False
+                self.stop("client-timeout")
+                return
 
     async def _after_stop(self) -> None:
         """After an early stop: the log's outcome, and for a shutdown a clean end for the client."""

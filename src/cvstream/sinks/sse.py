@@ -9,6 +9,7 @@ browser loop does) can never split a multi-byte character. A failure ends the st
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii
 from typing import Any, BinaryIO
 
 from cvstream.errors import CvstreamError
@@ -19,7 +20,8 @@ DONE = b"data: [DONE]\n\n"
 
 
 def text_frame(text: str) -> bytes:
-    return b"data: " + json.dumps({"text": text}).encode() + b"\n\n"
+    # exactly json.dumps({"text": text}), at a tenth of its cost (this runs once per delta)
+    return b'data: {"text": ' + encode_basestring_ascii(text).encode() + b"}\n\n"
 
 
 def comment_frame(label: str, value: Any) -> bytes:
