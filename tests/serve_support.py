@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -138,6 +139,16 @@ def browser_loop(url: str, path: str, body: Any, headers: dict[str, str] | None 
                 break
             result += json.loads(data)["text"]
     return 200, result, seen
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll a condition nothing signals (the mock's open connections) until it holds or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def serve_process(*args: str, stderr: int | None = subprocess.PIPE, **env: str) -> subprocess.Popen[bytes]:

@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Callable
 
 import pytest
 
 from cvstream.mock.server import MockServer
-from tests.serve_support import JSON, Served, connect
+from tests.serve_support import JSON, Served, connect, wait_until
 
 STREAM = "/api/ai/stream"
-
-
-def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll a condition the mock does not signal (its open connections) until it holds or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def _leave(conn: socket.socket) -> None:
@@ -60,10 +49,10 @@ def test_leaving_while_upstream_sends_no_headers(
     mock = mock_server(fault="slow_headers")
     served = serve(mock)
     sock = _post(served)
-    assert _wait_until(lambda: len(mock.records) == 1)  # (the mock signals a request only when it ends)
+    assert mock.wait_for(lambda records: len(records) == 1)
     _leave(sock)
     served.log.wait_for(r"^POST /api/ai/stream 499 in=0 out=0 ttft=- total=\S+ client-gone$")
-    assert _wait_until(lambda: not mock.state.connections), "the upstream request is still open"
+    assert wait_until(lambda: not mock.state.connections), "the upstream request is still open"
     assert len(mock.records) == 1
 
 
@@ -81,7 +70,7 @@ def test_leaving_after_the_waiting_comment(
     assert conn.sock is not None
     _leave(conn.sock)
     served.log.wait_for(r"^POST /api/ai/stream 200 .* client-gone$")
-    assert _wait_until(lambda: not mock.state.connections), "the upstream request is still open"
+    assert wait_until(lambda: not mock.state.connections), "the upstream request is still open"
 
 
 @pytest.mark.timeout(30)

@@ -7,7 +7,6 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,16 +16,6 @@ from cvstream.mock.server import MockServer
 from tests.serve_support import JSON, TEXT, Served, browser_loop, connect, request
 
 STREAM = "/api/ai/stream"
-
-
-def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll a condition the mock does not signal (a request's arrival) until it holds or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.mark.timeout(60)
@@ -95,7 +84,7 @@ def test_beyond_max_concurrent_a_503_with_retry_after(
     served = serve(mock, max_concurrent=1)
     held = connect(served.url)
     held.request("POST", STREAM, json.dumps({"prompt": "x"}), JSON)
-    assert _wait_until(lambda: len(mock.records) == 1)
+    assert mock.wait_for(lambda records: len(records) == 1)
     status, headers, data = request(served.url, "POST", STREAM, {"prompt": "x"}, JSON)
     assert (status, headers["retry-after"]) == (503, "1")
     assert json.loads(data)["error"]["type"] == "too_many_streams"

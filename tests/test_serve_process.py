@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from cvstream.mock.server import MockServer
 from cvstream.serve.log import RequestLog
 from tests.conftest import FAKE_KEY, subprocess_env
-from tests.serve_support import JSON, connect, first_line_url, serve_process
+from tests.serve_support import JSON, connect, first_line_url, serve_process, wait_until
 
 WORDS = " ".join(f"w{i}" for i in range(40))
 
@@ -59,15 +58,6 @@ def test_sigterm_lets_streams_in_flight_finish_then_exits_0(mock_server: Callabl
     assert "Traceback" not in err and FAKE_KEY not in err
 
 
-def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 @pytest.mark.timeout(60)
 def test_after_the_grace_streams_end_cleanly_and_waiting_requests_get_a_503(
     mock_server: Callable[..., MockServer],
@@ -79,7 +69,7 @@ def test_after_the_grace_streams_end_cleanly_and_waiting_requests_get_a_503(
         url = first_line_url(proc)
         waiting = connect(url)
         waiting.request("POST", "/api/ai/stream", json.dumps({"prompt": "x"}), JSON)
-        assert _wait_until(lambda: len(mock.records) == 1)
+        assert mock.wait_for(lambda records: len(records) == 1)
         streaming = connect(url)
         streaming.request("POST", "/api/ai/stream", json.dumps({"prompt": "x"}), JSON)
         response = streaming.getresponse()
@@ -99,7 +89,7 @@ def test_after_the_grace_streams_end_cleanly_and_waiting_requests_get_a_503(
     assert refused.status == 503 and refused.getheader("retry-after") == "5"
     assert refused_body["error"]["type"] == "shutting_down"
     assert mock.wait_for(lambda records: len(records) == 2 and records[1].outcome == "client closed")
-    assert _wait_until(lambda: not mock.state.connections), "an upstream request is still open"
+    assert wait_until(lambda: not mock.state.connections), "an upstream request is still open"
     assert proc.stderr is not None
     err = proc.stderr.read().decode()
     assert "Traceback" not in err and "Exception" not in err
