@@ -288,3 +288,37 @@ def test_a_text_frame_is_exactly_json_dumps(text: str) -> None:
     from cvstream.sinks.sse import text_frame
 
     assert text_frame(text) == b"data: " + json.dumps({"text": text}).encode() + b"\n\n"
+
+
+def test_a_bug_is_a_json_500_and_one_log_line_never_a_traceback() -> None:
+    """Driven as plain ASGI: a receive channel that fails stands in for a bug anywhere below the app."""
+    import asyncio
+
+    from cvstream.serve import ServeConfig, create_app
+    from cvstream.source import Connection
+    from tests.serve_support import LogCapture
+
+    log = LogCapture()
+    app = create_app(ServeConfig(conn=Connection(api_key=FAKE_KEY), model="m", log=log))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        raise RuntimeError(f"boom with {FAKE_KEY}")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/ai/stream",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json")],
+    }
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 500
+    assert json.loads(sent[1]["body"]) == {
+        "error": {"type": "internal_error", "message": "internal error; see the server's log"}
+    }
+    line = log.wait_for(r"^POST /api/ai/stream 500 total=\S+ internal error: RuntimeError: boom with \[redacted\]$")
+    assert "Traceback" not in log.getvalue() and line
+    app.close()
