@@ -109,6 +109,9 @@ class StreamRoutes:
         except ClientGone:
             record.status, record.outcome = 499, "client-gone"
             return
+        if self.stopping:  # the grace ended while the body was arriving: no new upstream request now
+            await refuse(scope, send, 503, "shutting_down", "the server is shutting down", [(b"retry-after", b"5")])
+            return
         await Exchange(self, record, receive, send, request, method).run()
 
     def stop_all(self) -> None:
