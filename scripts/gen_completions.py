@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from typer._completion_shared import get_completion_script
+from typer.completion import get_completion_script
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {"bash": "cvstream.bash", "zsh": "_cvstream", "fish": "cvstream.fish"}
