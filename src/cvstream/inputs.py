@@ -27,16 +27,22 @@ def decode_input(data: bytes, label: str) -> str:
     if b"\x00" in data:
         raise UsageError(f"{label} looks binary (it contains NUL bytes)", "pass a UTF-8 text file")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{label} is not valid UTF-8 (bad byte at offset {exc.start})",
             f"convert it first, for example: iconv -f latin1 -t utf-8 {shlex.quote(label)} > fixed.txt",
         ) from None
+    return text.removeprefix("\ufeff")  # a byte order mark (Windows editors add one) is not part of the text
 
 
 def read_file(path: str, cwd: Path) -> str:
     """Read a text file given on the command line."""
+    return decode_input(read_bytes(path, cwd), path)
+
+
+def read_bytes(path: str, cwd: Path) -> bytes:
+    """Read a file given on the command line, with the same checks of existence, type, size and access."""
     full = Path(path) if os.path.isabs(path) else cwd / path
     if not full.exists():
         if full.is_symlink():
@@ -64,7 +70,7 @@ def read_file(path: str, cwd: Path) -> str:
         raise UsageError(f"{path}: permission denied", "check the file's permissions") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read it ({exc.strerror})") from None
-    return decode_input(data, path)
+    return data
 
 
 def read_stdin(stdin: BinaryIO) -> str:

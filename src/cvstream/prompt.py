@@ -22,8 +22,8 @@ Rules:
 - Output only the rewritten bullets, each on its own line starting with "- ".
   No title, no preamble, no explanations, no closing remarks."""
 
-# `-`, `*`, `•`, `1.` or `1)` at the start of a line, with the spaces around it.
-_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+|^\s*(?:[-*•]|\d+[.)])$")
+# `-`, `*`, `+`, `•`, `1.` or `1)` at the start of a line, with the spaces around it.
+_MARKER = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+|^\s*(?:[-*+•]|\d+[.)])$")
 
 JOB_OPEN = "<job_description>"
 JOB_CLOSE = "</job_description>"
