@@ -12,7 +12,7 @@ from pathlib import PurePath
 
 from cvstream.documents.model import Bullet, Document
 
-__all__ = ["Bullet", "Document", "checker", "kind_of", "load_text"]
+__all__ = ["Bullet", "Document", "checker", "fixer", "kind_of", "load_text"]
 
 _ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)", re.MULTILINE)
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".docx": "docx"}
@@ -54,3 +54,12 @@ def checker(kind: str) -> Callable[[str], str | None]:
 
         return latex.check
     return lambda text: None
+
+
+def fixer(kind: str) -> Callable[[str], str]:
+    """What a rewritten bullet needs before it goes into a document of this kind."""
+    if kind == "latex":
+        from cvstream.documents import latex
+
+        return latex.fix
+    return lambda text: text

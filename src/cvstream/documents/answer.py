@@ -72,6 +72,7 @@ class Done:
 class Assembler:
     document: Document
     check: Callable[[str], str | None] = lambda text: None  # why a rewrite is unusable, or None
+    fix: Callable[[str], str] = lambda text: text  # what a usable rewrite needs (LaTeX: `{}` before a `[`)
     rewrites: dict[int, str] = field(default_factory=dict)
     kept: list[Done] = field(default_factory=list)
     ignored: int = 0  # duplicate, out-of-range or out-of-order lines
@@ -93,7 +94,7 @@ class Assembler:
             return "", []
         reason = "empty" if not text.strip() else self.check(text)
         if reason is None:
-            self.rewrites[number] = text
+            self.rewrites[number] = self.fix(text)
         return self._emit(number, {number: reason} if reason else {})
 
     def finish(self) -> tuple[str, list[Done]]:

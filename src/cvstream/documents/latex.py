@@ -124,6 +124,11 @@ def _bullet(text: str, start: int, stop: int, headings: list[tuple[int, str]], l
 _FORBIDDEN = re.compile(r"(?<!\\)%|\\item(?![A-Za-z@])|\\begin\{|\\end\{|\\(?:sub){0,2}section")
 
 
+def fix(text: str) -> str:
+    """A rewrite that starts with `[` would become the `\\item`'s optional label: `{}` in front prevents it."""
+    return "{}" + text if text.lstrip().startswith("[") else text
+
+
 def check(text: str) -> str | None:
     """Why a rewritten item cannot go into the document, or None if it can."""
     depth = 0

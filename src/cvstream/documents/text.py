@@ -57,6 +57,9 @@ def parse(text: str) -> Document:
     spans: list[tuple[int, int, Bullet]] = []
     section: tuple[str, ...] = ()
     index = min(labels) if labels else 0
+    opening = next((i for i, body in enumerate(bodies) if not body.strip()), len(bodies))
+    if any(i >= opening for i in labels) and not any(MARKER.match(b) for b in bodies[:opening]):
+        index = min(i for i in labels if i >= opening)
     while index < len(lines):
         if index in labels:
             if not _UNDERLINE.fullmatch(bodies[index]) or index - 1 not in labels:
