@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from cvstream.mock.replies import echo_text
 from cvstream.mock.server import MockServer
 from cvstream.prompt import ENHANCE_SYSTEM
 from cvstream.sinks.sse import text_frame
@@ -126,7 +125,10 @@ def test_enhance_strips_markers_and_joins_bullets(cli: Callable[..., Result], mo
     ]
     assert body["system"] == ENHANCE_SYSTEM
     assert body["max_tokens"] == 1024 and body["model"] == "claude-sonnet-5-5" and body["stream"] is True
-    assert result.out == echo_text(body)
+    assert result.out == (  # the mock answers like the product: one rewritten-looking bullet per input bullet
+        "- [offline] Built the API\n- [offline] Led 3 people\n- [offline] Cut costs\n"
+        "- [offline] Shipped v2\n- [offline] Wrote docs\n"
+    )
 
 
 def test_enhance_reads_stdin_and_job_description(cli: Callable[..., Result], mock: MockServer, home: Path) -> None:

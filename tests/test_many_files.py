@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cvstream.errors import ExitStatus
-from cvstream.mock.replies import echo_text
+from cvstream.mock.replies import reply_text
 from cvstream.mock.server import MockServer
 from tests.conftest import Result
 
@@ -22,7 +22,7 @@ def _inputs(home: Path, count: int) -> list[str]:
 
 def _reply(mock: MockServer, bullets: str) -> str:
     body = next(r.body for r in mock.records if r.body and r.body["messages"][0]["content"] == bullets)
-    return echo_text(body)
+    return reply_text(body)
 
 
 def test_results_in_input_order_under_headers(

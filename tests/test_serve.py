@@ -50,7 +50,7 @@ def test_enhance_route_uses_the_cli_prompt(serve: Callable[..., Served], mock: M
     from cvstream.prompt import ENHANCE_SYSTEM
 
     assert body["system"] == ENHANCE_SYSTEM
-    assert "> built X" in text
+    assert text == "- [offline] Built X\n- [offline] Led 3 people\n"
 
 
 def test_many_concurrent_streams_are_exact(

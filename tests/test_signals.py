@@ -100,7 +100,7 @@ def _all_closed(server: MockServer) -> bool:
 def test_ctrl_c_stops_several_stalled_inputs_at_once(
     installed: Path, mock_server: Callable[..., MockServer], tmp_path: Path
 ) -> None:
-    server = mock_server(fault="stall", fault_after=2)
+    server = mock_server(fault="stall", fault_after=2, echo=True)  # the echo marks the text
     env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url)
     code, out, err = _run_until(
         [str(installed), "enhance", *_inputs(tmp_path), "--raw"], env, b"**cvstream mock**", cwd=tmp_path
@@ -116,7 +116,7 @@ def test_ctrl_c_stops_several_stalled_inputs_at_once(
 def test_ctrl_c_with_out_dir_keeps_partial_files_and_no_temp_files(
     installed: Path, mock_server: Callable[..., MockServer], tmp_path: Path
 ) -> None:
-    server = mock_server(fault="stall", fault_after=2)
+    server = mock_server(fault="stall", fault_after=2, echo=True)  # the echo marks the text
     env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url)
     out_dir = tmp_path / "out"
     proc_args = [str(installed), "enhance", *_inputs(tmp_path), "--out-dir", str(out_dir), "--jobs", "3"]

@@ -59,11 +59,16 @@ def mock(
             "--echo-key", help="Quote the request's credentials in error messages (a leaky proxy).", metavar=""
         ),
     ] = False,
+    echo: Annotated[
+        bool,
+        typer.Option("--echo", help="Echo every request as Markdown (enhance requests too), for debugging.", metavar=""),
+    ] = False,
 ) -> int:
     """Run a loopback Anthropic Messages API for trying cvstream and testing scripts without a key.
 
     Prints ANTHROPIC_BASE_URL=http://HOST:PORT on stdout, then one log line per request on stderr.
-    Replies echo the request as Markdown unless --transcript or --text is given.
+    Enhance requests get their bullets back, each marked [offline], in the shape the real model is asked
+    for; other requests are echoed as Markdown (--echo: all of them); --transcript and --text replace both.
     """
     from cvstream.mock.server import FAULTS, MockConfig, MockServer
 
@@ -86,6 +91,7 @@ def mock(
         retry_after=retry_after,
         stop_reason=stop_reason,
         echo_key=echo_key,
+        echo=echo,
     )
     try:
         server = MockServer(config, log=env.stderr)

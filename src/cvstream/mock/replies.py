@@ -1,4 +1,8 @@
-"""Pure reply building for `cvstream mock`: SSE frames, echo text, transcripts, error bodies.
+"""Pure reply building for `cvstream mock`: SSE frames, reply text, transcripts, error bodies.
+
+The reply text looks like the product's: an `enhance` request (the flat bullets prompt, or a whole
+document's numbered bullets) gets its bullets back, each visibly from the mock (`[offline] ...`), in the
+shape the real model is asked for; any other request gets an echo of what it carried (`--echo` echoes all).
 
 A reply is a list of `Frame`s: the bytes of one server-sent event (blank line included) and whether
 it carries a text delta (faults and pacing count those).
@@ -79,6 +83,58 @@ def echo_text(body: Mapping[str, Any], helper: str | None = None) -> str:
         lines += ["", "System:", "", _quote(text)]
     lines += ["", "User:", "", _quote(last_user_text(body)), ""]
     return "\n".join(lines)
+
+
+# Weak openings a CV writer would replace, and what the mock puts instead (the rest of the bullet is kept).
+_WEAK = (
+    ("was responsible for ", "Owned "),
+    ("responsible for ", "Owned "),
+    ("worked on ", "Delivered "),
+    ("helped with ", "Contributed to "),
+    ("helped ", "Helped "),
+    ("did ", "Delivered "),
+)
+_NUMBERED = re.compile(r"\[(\d{1,6})\] (.*)")
+
+
+def offline_bullet(text: str) -> str:
+    """A bullet that looks rewritten (a stronger, capitalised opening) and says it came from the mock."""
+    text = " ".join(text.split())
+    for weak, strong in _WEAK:
+        if text.lower().startswith(weak):
+            text = strong + text[len(weak) :]
+            break
+    if text[:1].islower():
+        text = text[0].upper() + text[1:]
+    return f"[offline] {text}"
+
+
+def enhance_reply(body: Mapping[str, Any]) -> str | None:
+    """The reply to an `enhance` request, shaped like the real one; None for any other request."""
+    from cvstream.documents.prompt import BULLETS_CLOSE, BULLETS_OPEN, DOCUMENT_SYSTEM
+    from cvstream.prompt import ENHANCE_SYSTEM, JOB_OPEN
+
+    system = body.get("system")
+    user = last_user_text(body)
+    if not isinstance(system, str):
+        return None
+    if system.startswith(DOCUMENT_SYSTEM.split("\n", 1)[0]) and BULLETS_OPEN in user:
+        inside = user.split(BULLETS_OPEN, 1)[1].split(BULLETS_CLOSE, 1)[0]
+        lines = [_NUMBERED.fullmatch(line) for line in inside.splitlines()]
+        return "".join(f"[{m.group(1)}] {offline_bullet(m.group(2))}\n" for m in lines if m)
+    if system.startswith(ENHANCE_SYSTEM.split("\n", 1)[0]):
+        bullets = [line for line in user.split(f"\n\n{JOB_OPEN}", 1)[0].splitlines() if line.strip()]
+        return "".join(f"- {offline_bullet(line)}\n" for line in bullets)
+    return None
+
+
+def reply_text(body: Mapping[str, Any], helper: str | None = None, *, echo: bool = False) -> str:
+    """What a generated reply says: the enhance-shaped answer, or (with `echo`, or for other requests) the echo."""
+    if not echo:
+        reply = enhance_reply(body)
+        if reply is not None:
+            return reply
+    return echo_text(body, helper)
 
 
 def split_deltas(text: str) -> list[str]:

@@ -59,6 +59,7 @@ class MockConfig:
     retry_after: float = 1.0  # seconds, sent with 429 (and 500/529 when the fault is retried)
     stop_reason: str | None = None  # force a stop reason in generated replies
     echo_key: bool = False  # error messages quote the request's credentials, as a badly configured proxy does
+    echo: bool = False  # --echo: every reply echoes its request (else enhance requests get bullets back)
 
 
 @dataclass
@@ -263,7 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
         text = (
             config.text
             if config.text is not None
-            else replies.echo_text(body, headers.get("x-stainless-helper-method"))
+            else replies.reply_text(body, headers.get("x-stainless-helper-method"), echo=config.echo)
         )
         if not body.get("stream"):
             if config.transcript is not None:
