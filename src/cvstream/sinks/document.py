@@ -20,12 +20,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cvstream.documents.answer import AnswerReader, Assembler, Done
-from cvstream.documents.model import Document
+from cvstream.documents.job import DocumentJob, DocumentOptions
 from cvstream.errors import CvstreamError, IncompleteError, OutputError
 from cvstream.events import Event, RawEvent, TextDelta
 from cvstream.sinks import Sink
@@ -33,27 +31,6 @@ from cvstream.usage import Summary
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from cvstream.documents.docx import WordFile
-
-
-@dataclass
-class DocumentJob:
-    """One document to rewrite: its name (for diffs and messages), the parsed document and what to write."""
-
-    name: str
-    document: Document
-    bom: bool = False  # the file began with a byte order mark: it is written back
-    word: WordFile | None = None  # a .docx: the output file is made from this
-    path: Path | None = None  # the input file (for --in-place)
-
-
-@dataclass(frozen=True)
-class DocumentOptions:
-    strict: bool = False
-    diff: bool = False
-    in_place: bool = False
-    backup: bool = True
 
 
 class DocumentSink:
