@@ -245,7 +245,7 @@ def test_word_documents_rewrite_list_paragraphs_and_keep_the_first_runs_format()
     document, handle = word.parse(data.getvalue())
     assert [b.text for b in document.bullets] == ["built the billing service", "led a team of 4"]
     assert document.bullets[0].context == "Experience › Acme Corp — Backend Engineer"
-    assert document.original().startswith("# Experience\n\nAcme Corp — Backend Engineer\n\n- built the billing")
+    assert document.original().startswith("## Experience\n\nAcme Corp — Backend Engineer\n\n- built the billing")
     out = docx.Document(io.BytesIO(word.write(handle, {1: "Built the billing service"})))
     paragraphs = [p.text for p in out.paragraphs]
     assert paragraphs == [

@@ -70,7 +70,7 @@ def _heading_level(paragraph: Paragraph) -> int | None:
         return 1
     if name and name.startswith("Heading"):
         digits = name.rsplit(" ", 1)[-1]
-        return min(6, int(digits)) if digits.isdigit() else 1
+        return min(6, int(digits) + 1) if digits.isdigit() else 2  # below the Title
     return None
 
 
