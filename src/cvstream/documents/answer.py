@@ -76,12 +76,12 @@ class Assembler:
     rewrites: dict[int, str] = field(default_factory=dict)
     kept: list[Done] = field(default_factory=list)
     ignored: int = 0  # duplicate, out-of-range or out-of-order lines
+    count: int = 0  # how many bullets the document has (set from it)
     _next: int = 0  # index of the first part not yet emitted
     _passed: int = 0  # the last bullet number emitted
 
-    @property
-    def count(self) -> int:
-        return len(self.document.bullets)
+    def __post_init__(self) -> None:
+        self.count = len(self.document.bullets)
 
     def start(self) -> tuple[str, list[Done]]:
         """The kept text before the first bullet."""
