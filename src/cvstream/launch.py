@@ -21,6 +21,7 @@ from cvstream.sinks import OutputMode, select_mode
 if TYPE_CHECKING:
     from cvstream.config import Settings
     from cvstream.mock.server import MockServer
+    from cvstream.run import Job
     from cvstream.source import Connection
 
 
@@ -89,8 +90,12 @@ def stream_answers(
     mode: OutputMode,
     jobs: int = 4,
     out_dir: Path | None = None,
+    shape: Callable[[list[Job], Settings], list[Job]] | None = None,
 ) -> int:
-    """Stream one answer per (label, user message) through the one run path; returns the exit status."""
+    """Stream one answer per (label, user message) through the one run path; returns the exit status.
+
+    `shape`, if given, adjusts the jobs once the settings are known (whole documents: their own sinks,
+    file names and a max_tokens that fits their bullets)."""
     from cvstream.config import known_secrets
     from cvstream.run import Job, Options, run
 
@@ -116,6 +121,8 @@ def stream_answers(
         )
         for label, user in inputs
     ]
+    if shape is not None:
+        job_list = shape(job_list, resolved)
     options = Options(
         method=resolved.method.value,
         mode=mode,

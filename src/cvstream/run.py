@@ -28,10 +28,11 @@ from cvstream.errors import CvstreamError, ExitStatus, Interrupted, OutputError
 from cvstream.events import Event, Retrying, TextDelta, ThinkingDelta, ToolInputDelta
 from cvstream.report import Reporter
 from cvstream.signals import Signalled, signals_as_exceptions
-from cvstream.sinks import OutputMode, Sink, make_sink
+from cvstream.sinks import OutputMode, Sink, make_sink, sink_error
 from cvstream.usage import Summary, usage_table
 
 if TYPE_CHECKING:
+    from cvstream.rewrite import SinkFactory
     from cvstream.source import Client, Connection, Request
 
 _CONTENT = (TextDelta, ThinkingDelta, ToolInputDelta)
@@ -52,10 +53,12 @@ class Options:
 class Job:
     label: str  # the input's name, for headers, output files, error and usage lines
     request: Request
+    make_sink: SinkFactory | None = None  # its own sink (a whole document: rewrite.sink_factory)
+    filename: str | None = None  # its name in --out-dir, when not LABEL's stem + the mode's suffix
 
 
-def output_path(out_dir: Path, label: str, mode: OutputMode) -> Path:
-    return out_dir / (Path(label).stem + mode.for_file.suffix)
+def output_path(out_dir: Path, label: str, mode: OutputMode, filename: str | None = None) -> Path:
+    return out_dir / (filename or Path(label).stem + mode.for_file.suffix)
 
 
 class _Cancelled(Exception):
@@ -190,7 +193,7 @@ class Runner:
             return
         rows = []
         for answer in self.answers:
-            target = output_path(self.options.out_dir, answer.job.label, self.options.mode).name
+            target = output_path(self.options.out_dir, answer.job.label, self.options.mode, answer.job.filename).name
             shown = target if answer.error is None else (target + ".partial" if answer.handle else "-")
             rows.append((answer.job.label, shown, answer.summary, int(answer.error.status) if answer.error else None))
         for line, bold in usage_table(rows):
@@ -255,13 +258,7 @@ class Runner:
                 header = f"{'' if answer is self.answers[0] else chr(10)}==> {answer.job.label} <==\n"
                 self.env.stdout.write(header.encode())
                 self.env.stdout.flush()
-            answer.sink = make_sink(
-                self.options.mode,
-                self.env.stdout,
-                self.env,
-                show_thinking=self.options.show_thinking,
-                label=answer.job.label if self.several else None,
-            )
+            answer.sink = self._new_sink(answer, self.env.stdout, to_file=False)
         if isinstance(item, _End):
             self._conclude(answer)
             return
@@ -270,18 +267,26 @@ class Runner:
             self.reporter.stop_waiting()
         answer.sink.event(item)  # type: ignore[arg-type]
 
+    def _new_sink(self, answer: _Answer, out: BinaryIO, *, to_file: bool) -> Sink:
+        label = answer.job.label if self.several and not to_file else None
+        if answer.job.make_sink is not None:  # a whole document brings its own
+            return answer.job.make_sink(out, to_file, label, self.reporter.warning)
+        mode = self.options.mode.for_file if to_file else self.options.mode
+        return make_sink(mode, out, self.env, show_thinking=self.options.show_thinking and not to_file, label=label)
+
     def _to_file(self, answer: _Answer, item: object) -> None:
         assert self.options.out_dir is not None
-        target = output_path(self.options.out_dir, answer.job.label, self.options.mode)
+        target = output_path(self.options.out_dir, answer.job.label, self.options.mode, answer.job.filename)
         partial = target.with_name(target.name + ".partial")
         if not answer.write_failed:
             try:
                 if answer.handle is None:
                     answer.handle = open(partial, "wb")  # noqa: SIM115  # closed at the answer's end
-                    answer.sink = make_sink(self.options.mode.for_file, answer.handle, self.env, show_thinking=False)
+                    answer.sink = self._new_sink(answer, answer.handle, to_file=True)
                 assert answer.sink is not None
                 if isinstance(item, _End):
                     answer.sink.finish(answer.summary, answer.error)
+                    answer.error = answer.error or sink_error(answer.sink)
                     answer.handle.close()
                     if answer.error is None:
                         os.replace(partial, target)  # readers never see half a file under the real name
@@ -303,6 +308,7 @@ class Runner:
     def _conclude(self, answer: _Answer) -> None:
         assert answer.sink is not None
         answer.sink.finish(answer.summary, answer.error)
+        answer.error = answer.error or sink_error(answer.sink)
         self._report(answer)
 
     def _report(self, answer: _Answer) -> None:

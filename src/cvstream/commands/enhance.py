@@ -1,4 +1,9 @@
-"""`cvstream enhance`: rewrite CV bullets, one file or many (`--jobs` at a time, `--out-dir`)."""
+"""`cvstream enhance`: rewrite CV bullets, one file or many (`--jobs` at a time, `--out-dir`).
+
+A plain bullets file runs the flat flow (the bullets in, a list out). A whole CV (Markdown, plain text with
+section labels, LaTeX, Word) runs the document flow of `rewrite.py`: the same CV comes back with its
+bullets rewritten in place.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,12 @@ EPILOG = (
     "  cvstream enhance bullets.txt\n\n"
     "  cvstream enhance bullets.txt --job job.txt --method stream\n\n"
     "  cvstream enhance a.txt b.txt c.txt --out-dir improved/ -j 4\n\n"
-    "  cvstream enhance --example --offline"
+    "  cvstream enhance --example --offline\n\n"
+    "  cvstream enhance cv.md > cv.new.md\n\n"
+    "  cvstream enhance cv.tex --only Experience --diff | git apply\n\n"
+    "  cvstream enhance cv.docx --in-place"
 )
+DOCUMENTS = "Documents"
 
 
 def example_path() -> Path:
@@ -30,7 +39,10 @@ def enhance(
     ctx: typer.Context,
     files: Annotated[
         list[str] | None,
-        typer.Argument(help="Bullet files (one bullet per line; - reads stdin). None: read stdin.", show_default=False),
+        typer.Argument(
+            help="CVs (.md, .txt, .tex, .docx) or bullet files (one bullet per line); - reads stdin. None: stdin.",
+            show_default=False,
+        ),
     ] = None,
     job: Annotated[
         Path | None,
@@ -44,6 +56,43 @@ def enhance(
     example: Annotated[
         bool, typer.Option("--example", help="Use the example bullets shipped with cvstream.", metavar="")
     ] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Rewrite only the bullets under headings containing this text (repeatable).",
+            rich_help_panel=DOCUMENTS,
+            show_default=False,
+        ),
+    ] = None,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="The changes instead of the document: word by word here, a unified diff in a pipe.",
+            rich_help_panel=DOCUMENTS,
+            metavar="",
+        ),
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Exit 6 if a bullet did not come back rewritten.", rich_help_panel=DOCUMENTS, metavar=""
+        ),
+    ] = False,
+    in_place: Annotated[
+        bool,
+        typer.Option(
+            "--in-place",
+            help="Rewrite each FILE itself, after a complete answer (keeps NAME.orig).",
+            rich_help_panel=DOCUMENTS,
+            metavar="",
+        ),
+    ] = False,
+    no_backup: Annotated[
+        bool,
+        typer.Option("--no-backup", help="With --in-place: keep no NAME.orig.", rich_help_panel=DOCUMENTS, metavar=""),
+    ] = False,
     settings: SettingFlags = SettingFlags(),
     request: RequestFlags = RequestFlags(),
     output: OutputFlags = OutputFlags(),
@@ -51,13 +100,16 @@ def enhance(
 ) -> int:
     """Rewrite CV bullets: strong verbs, every fact kept, one bullet out per bullet in.
 
-    Bullets are the non-empty lines of each FILE; list markers (-, *, +, •, 1., 1)) are stripped.
-    Several files run in one process, --jobs at a time: on stdout one after another under a
-    header line, or each to its own file with --out-dir.
+    A whole CV (.md, .tex, .docx, or text with headings or section labels) comes back whole, its
+    bullets rewritten in place and everything else kept byte for byte. A plain bullets file: its
+    bullets are the non-empty lines; list markers (-, *, +, •, 1., 1)) are stripped. Several files
+    run in one process, --jobs at a time: on stdout one after another under a header line, or each
+    to its own file with --out-dir.
     """
-    from cvstream.inputs import read_file, read_stdin
+    from cvstream.inputs import decode_input, read_file
     from cvstream.launch import output_mode, preload_sdk, stream_answers, system_text
     from cvstream.prompt import ENHANCE_SYSTEM, enhance_message, parse_bullets
+    from cvstream.rewrite import DocumentFlags, read_documents, read_inputs
 
     preload_sdk()
     env = env_of(ctx)
@@ -77,22 +129,40 @@ def enhance(
             "add --out-dir DIR (one file each), or use --json (NDJSON with an input field)",
         )
     job_text = read_file(str(job), env.cwd) if job is not None else None
+    out_dir = out_dir if out_dir is None or out_dir.is_absolute() else env.cwd / out_dir
+    labels = ["stdin" if name == "-" else (Path(name).name if example else name) for name in names]
+    raw = read_inputs(list(zip(names, labels, strict=True)), env)
+    flags = DocumentFlags(tuple(only or ()), diff, strict, in_place, no_backup)
+    documents = read_documents(raw, env, flags, job_text=job_text, mode=mode.flag, out_dir=out_dir)
+    if documents is not None:
+        from cvstream.documents.prompt import DOCUMENT_SYSTEM
+        from cvstream.rewrite import shape_jobs
+
+        _unique_targets([out_dir / d.filename for d in documents] if out_dir is not None else [])
+        return stream_answers(
+            env,
+            [(d.label, d.user) for d in documents],
+            system_text(env, request, DOCUMENT_SYSTEM),
+            settings=settings,
+            request=request,
+            network=network,
+            output=output,
+            mode=mode,
+            jobs=jobs,
+            out_dir=out_dir,
+            shape=shape_jobs(env, documents, flags, mode.flag, explicit_raw=output.raw),
+        )
     system = system_text(env, request, ENHANCE_SYSTEM)
     inputs = []
-    for name in names:
-        label = "stdin" if name == "-" else (Path(name).name if example else name)
-        text = read_stdin(env.stdin) if name == "-" else read_file(name, env.cwd)
-        bullets = parse_bullets(text)
+    for _, label, data in raw:
+        bullets = parse_bullets(decode_input(data, label))
         if not bullets:
             raise UsageError(f"{label} has no bullets (it is empty or blank)")
         inputs.append((label, enhance_message(bullets, job_text)))
     if out_dir is not None:
         from cvstream.run import output_path
 
-        out_dir = out_dir if out_dir.is_absolute() else env.cwd / out_dir
-        targets = [output_path(out_dir, label, mode) for label, _ in inputs]
-        if len(set(targets)) != len(targets):
-            raise UsageError("two inputs would write the same file in --out-dir", "rename one of them")
+        _unique_targets([output_path(out_dir, label, mode) for label, _ in inputs])
     return stream_answers(
         env,
         inputs,
@@ -105,3 +175,8 @@ def enhance(
         jobs=jobs,
         out_dir=out_dir,
     )
+
+
+def _unique_targets(targets: list[Path]) -> None:
+    if len(set(targets)) != len(targets):
+        raise UsageError("two inputs would write the same file in --out-dir", "rename one of them")

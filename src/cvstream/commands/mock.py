@@ -61,7 +61,9 @@ def mock(
     ] = False,
     echo: Annotated[
         bool,
-        typer.Option("--echo", help="Echo every request as Markdown (enhance requests too), for debugging.", metavar=""),
+        typer.Option(
+            "--echo", help="Echo every request as Markdown (enhance requests too), for debugging.", metavar=""
+        ),
     ] = False,
 ) -> int:
     """Run a loopback Anthropic Messages API for trying cvstream and testing scripts without a key.

@@ -97,7 +97,7 @@ _WEAK = (
 _NUMBERED = re.compile(r"\[(\d{1,6})\] (.*)")
 
 
-def offline_bullet(text: str) -> str:
+def offline_bullet(text: str, mark: str = "[offline]") -> str:
     """A bullet that looks rewritten (a stronger, capitalised opening) and says it came from the mock."""
     text = " ".join(text.split())
     for weak, strong in _WEAK:
@@ -106,7 +106,7 @@ def offline_bullet(text: str) -> str:
             break
     if text[:1].islower():
         text = text[0].upper() + text[1:]
-    return f"[offline] {text}"
+    return f"{mark} {text}"
 
 
 def enhance_reply(body: Mapping[str, Any]) -> str | None:
@@ -121,7 +121,8 @@ def enhance_reply(body: Mapping[str, Any]) -> str | None:
     if system.startswith(DOCUMENT_SYSTEM.split("\n", 1)[0]) and BULLETS_OPEN in user:
         inside = user.split(BULLETS_OPEN, 1)[1].split(BULLETS_CLOSE, 1)[0]
         lines = [_NUMBERED.fullmatch(line) for line in inside.splitlines()]
-        return "".join(f"[{m.group(1)}] {offline_bullet(m.group(2))}\n" for m in lines if m)
+        mark = "(offline)" if user.startswith("Format: LaTeX") else "[offline]"  # `\item [` would be a label
+        return "".join(f"[{m.group(1)}] {offline_bullet(m.group(2), mark)}\n" for m in lines if m)
     if system.startswith(ENHANCE_SYSTEM.split("\n", 1)[0]):
         bullets = [line for line in user.split(f"\n\n{JOB_OPEN}", 1)[0].splitlines() if line.strip()]
         return "".join(f"- {offline_bullet(line)}\n" for line in bullets)

@@ -27,6 +27,12 @@ class Sink(Protocol):
     def finish(self, summary: Summary, error: CvstreamError | None) -> None: ...
 
 
+def sink_error(sink: Sink) -> CvstreamError | None:
+    """The error a sink found at the end, if it can find one (the document sink: --strict, --in-place)."""
+    found = getattr(sink, "error", None)
+    return found if isinstance(found, CvstreamError) else None
+
+
 class OutputMode(Enum):
     """Each output format and what it needs: a file suffix for --out-dir, raw events, terminal-ness."""
 

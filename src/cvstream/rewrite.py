@@ -1,0 +1,230 @@
+"""The whole-CV flow of `enhance`: files -> documents, the checks made before any request, each input's sink.
+
+`enhance` calls `read_documents` first: it returns None when every input is a plain bullets file and no
+document flag was given, and the flat flow runs exactly as before. Otherwise each input becomes a
+`DocumentInput`: its parsed document (and, for .docx, the parsed file), its user message, and a sink
+factory the run path calls for it (stdout or an --out-dir file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from cvstream.documents.job import DocumentJob, DocumentOptions
+from cvstream.errors import UsageError
+
+if TYPE_CHECKING:
+    from cvstream.config import Settings
+    from cvstream.context import Env
+    from cvstream.run import Job
+    from cvstream.sinks import Sink
+
+_SUFFIX = {"markdown": ".md", "text": ".txt", "latex": ".tex", "docx": ".docx"}
+# A bullet of the answer is about 40 tokens; the default max_tokens (1024) would cut a long CV short.
+TOKENS_PER_BULLET = 80
+
+
+@dataclass(frozen=True)
+class DocumentFlags:
+    only: tuple[str, ...] = ()
+    diff: bool = False
+    strict: bool = False
+    in_place: bool = False
+    no_backup: bool = False
+
+    @property
+    def given(self) -> bool:
+        return bool(self.only or self.diff or self.strict or self.in_place or self.no_backup)
+
+
+@dataclass
+class DocumentInput:
+    label: str
+    job: DocumentJob
+    user: str  # the user message: numbered bullets under their context
+
+    @property
+    def filename(self) -> str:
+        """Its name in --out-dir: the input's own name and extension."""
+        name = Path(self.label).name if self.label != "stdin" else "stdin"
+        return name if Path(name).suffix else name + _SUFFIX[self.job.document.kind]
+
+    def max_tokens(self, configured: int) -> int:
+        return max(configured, TOKENS_PER_BULLET * len(self.job.document.bullets) + 256)
+
+
+Raw = tuple[str, str, bytes]  # (name as given, label, bytes)
+
+
+def read_inputs(names: list[tuple[str, str]], env: Env) -> list[Raw]:
+    """Every input's bytes, read once (stdin included), with the usual checks; `names` holds (name, label)."""
+    from cvstream.inputs import MAX_INPUT_BYTES, read_bytes
+
+    return [
+        (name, label, env.stdin.read(MAX_INPUT_BYTES + 1) if name == "-" else read_bytes(name, env.cwd))
+        for name, label in names
+    ]
+
+
+def read_documents(
+    raw: list[Raw],
+    env: Env,
+    flags: DocumentFlags,
+    *,
+    job_text: str | None,
+    mode: str,
+    out_dir: Path | None,
+) -> list[DocumentInput] | None:
+    """The inputs as documents, or None for the flat bullets flow (no document among them, no document flag)."""
+    from cvstream.documents import kind_of
+    from cvstream.inputs import decode_input
+
+    names = [name for name, _, _ in raw]
+    kinds = []
+    for name, label, data in raw:
+        text = None if name.lower().endswith(".docx") else decode_input(data, label)
+        kinds.append(kind_of(name if name != "-" else "", text))
+    if not flags.given and all(kind == "bullets" for kind in kinds):
+        return None
+    _check_flags(names, kinds, flags, mode, out_dir)
+    return [
+        _document(name, label, data, "text" if kind == "bullets" else kind, flags, job_text, env.cwd)
+        for (name, label, data), kind in zip(raw, kinds, strict=True)
+    ]
+
+
+def _check_flags(names: list[str], kinds: list[str], flags: DocumentFlags, mode: str, out_dir: Path | None) -> None:
+    if flags.no_backup and not flags.in_place:
+        raise UsageError("--no-backup only goes with --in-place")
+    if flags.in_place:
+        if "-" in names:
+            raise UsageError("--in-place cannot rewrite stdin", "pass the file itself")
+        if out_dir is not None:
+            raise UsageError("give --in-place or --out-dir, not both")
+        if mode == "sse":
+            raise UsageError("--in-place writes the document, --sse only the answer's text: choose one")
+    if flags.diff and mode in ("sse", "json"):
+        raise UsageError(f"--diff shows the changes, --{mode} the answer's events: choose one")
+    writes_docx = out_dir is not None or flags.in_place or flags.diff or mode in ("json", "sse")
+    for name, kind in zip(names, kinds, strict=True):
+        if kind == "docx" and not writes_docx:
+            raise UsageError(
+                f"{name} is a Word file, which is never written to stdout",
+                f"add --out-dir DIR (writes DIR/{Path(name).name}) or --in-place; the answer still shows here",
+            )
+
+
+def _document(
+    name: str, label: str, data: bytes, kind: str, flags: DocumentFlags, job_text: str | None, cwd: Path
+) -> DocumentInput:
+    from cvstream.documents import load_text
+    from cvstream.documents.model import only
+    from cvstream.documents.prompt import document_message
+    from cvstream.inputs import decode_input
+
+    word = None
+    bom = False
+    if kind == "docx":
+        from cvstream.documents import docx
+
+        try:
+            document, word = docx.parse(data)
+        except Exception as exc:  # python-docx raises several types for a damaged or foreign file
+            raise UsageError(f"{label} is not a Word .docx file python-docx can read ({exc})") from None
+    else:
+        text = decode_input(data, label)
+        bom = data.startswith(b"\xef\xbb\xbf")
+        document = load_text(kind, text)
+    if not document.bullets:
+        raise UsageError(f"{label} has no bullets", _no_bullets_hint(kind))
+    limited = only(document, list(flags.only))
+    if not limited.bullets:
+        sections = list(dict.fromkeys(s for b in document.bullets for s in b.sections))
+        raise UsageError(
+            f"--only {' / '.join(flags.only)} matches no section with bullets in {label}",
+            "its sections: " + (", ".join(sections) if sections else "(none)"),
+        )
+    path = None if name == "-" else (Path(name) if Path(name).is_absolute() else cwd / name)
+    job = DocumentJob(label, limited, bom=bom, word=word, path=path)
+    return DocumentInput(label, job, document_message(limited, job_text))
+
+
+def _no_bullets_hint(kind: str) -> str:
+    return {
+        "markdown": "bullets are list items (-, *, +, 1.)",
+        "latex": "bullets are \\item entries of itemize and enumerate lists",
+        "docx": "bullets are list paragraphs (Word's bullets or numbering, or a List style)",
+    }.get(kind, "bullets are the non-empty lines that are not section labels")
+
+
+SinkFactory = Callable[[BinaryIO, bool, "str | None", Callable[[str], None]], "Sink"]
+
+
+def sink_factory(env: Env, item: DocumentInput, flags: DocumentFlags, mode: str, explicit_raw: bool) -> SinkFactory:
+    """How to build this input's sink: (out, to_file, label, warn) -> Sink."""
+    options = DocumentOptions(strict=flags.strict, diff=flags.diff, in_place=flags.in_place, backup=not flags.no_backup)
+
+    def make(out: BinaryIO, to_file: bool, label: str | None, warn: Callable[[str], None]) -> Sink:
+        from cvstream.sinks.document import DocumentSink
+
+        if mode == "sse":
+            from cvstream.sinks.sse import SseSink
+
+            return SseSink(out)
+        if explicit_raw:  # --raw: the answer's text as it streams (the [n] lines), not the document
+            from cvstream.sinks.text import TextSink
+
+            return TextSink(out)
+        if to_file:
+            return DocumentSink(item.job, options, out=out, warn=warn, label=label)
+        if mode == "json":
+            from cvstream.sinks.ndjson import NdjsonSink
+
+            return DocumentSink(item.job, options, out=out, ndjson=NdjsonSink(out, label=label), label=label)
+        terminal = mode in ("live", "plain")
+        if flags.diff:
+            console = env.stdout_console() if terminal else None
+            return DocumentSink(item.job, options, out=out, console=console, warn=warn, label=label)
+        if terminal:
+            return DocumentSink(item.job, options, out=out, view=_view(env, out, item, mode), warn=warn, label=label)
+        return DocumentSink(item.job, options, out=None if flags.in_place else out, warn=warn, label=label)
+
+    return make
+
+
+def _view(env: Env, out: BinaryIO, item: DocumentInput, mode: str) -> Sink:
+    """The terminal view: Markdown rendered live for Markdown and Word, plain text for plain text and LaTeX."""
+    if mode == "live" and item.job.document.kind in ("markdown", "docx"):
+        from cvstream.sinks.live import LiveSink
+
+        return LiveSink(env.stdout_console())
+    from cvstream.sinks.text import TextSink
+
+    return TextSink(out, final_newline=True)
+
+
+def shape_jobs(
+    env: Env, documents: list[DocumentInput], flags: DocumentFlags, mode: str, *, explicit_raw: bool
+) -> Callable[[list[Job], Settings], list[Job]]:
+    """For `launch.stream_answers`: each job gets its document's sink and file name, and, unless
+    --max-tokens (or CVSTREAM_MAX_TOKENS) says otherwise, room for all its bullets."""
+
+    def shape(jobs: list[Job], settings: Settings) -> list[Job]:
+        from dataclasses import replace
+
+        configured = settings.max_tokens.value
+        default = settings.max_tokens.source == "default"
+        return [
+            replace(
+                job,
+                request=replace(job.request, max_tokens=item.max_tokens(configured) if default else configured),
+                make_sink=sink_factory(env, item, flags, mode, explicit_raw),
+                filename=item.filename,
+            )
+            for job, item in zip(jobs, documents, strict=True)
+        ]
+
+    return shape
