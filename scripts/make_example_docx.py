@@ -1,5 +1,6 @@
-"""Write examples/cv.docx: the example CV as a Word document (headings, a role line, bulleted list paragraphs
-with bold runs, a table). Run it after changing the example: `python scripts/make_example_docx.py [OUT]`."""
+"""Write src/cvstream/examples/cv.docx (examples/ links there): the example CV as a Word document (headings,
+a role line, bulleted list paragraphs with bold runs, a table). Run it after changing the example:
+`python scripts/make_example_docx.py [OUT]`."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def build() -> Document:
 
 
 def main() -> None:
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "examples" / "cv.docx"
+    default = Path(__file__).resolve().parents[1] / "src" / "cvstream" / "examples" / "cv.docx"
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else default
     build().save(str(target))
     print(target)
 
