@@ -225,8 +225,10 @@ def test_word_files_go_to_out_dir_or_in_place_never_to_stdout(
     refused = cli("enhance", "cv.docx", base_url=mock.base_url)
     assert refused.code == ExitStatus.USAGE and not mock.records
     assert refused.stderr.splitlines()[0] == "error: cv.docx is a Word file, which is never written to stdout"
-    result = cli("enhance", "cv.docx", "--out-dir", "out", base_url=mock.base_url)
+    result = cli("enhance", "cv.docx", "--out-dir", "out", base_url=mock.base_url, tty=True)
     assert result.code == 0, result.stderr
+    shown = "\n".join(screen_lines(result.stdout.replace(b"\n", b"\r\n"), 80, 24))
+    assert "[offline] Built the billing service in Python and Postgres" in shown  # it streamed here too
     paragraphs = [p.text for p in docx.Document(str(home / "out" / "cv.docx")).paragraphs]
     assert "[offline] Built the billing service in Python and Postgres" in paragraphs
     assert "Experience" in paragraphs and "Acme Corp — Backend Engineer (2021–2024)" in paragraphs

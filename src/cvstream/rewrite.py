@@ -163,8 +163,11 @@ def _no_bullets_hint(kind: str) -> str:
 SinkFactory = Callable[[BinaryIO, bool, "str | None", Callable[[str], None]], "Sink"]
 
 
-def sink_factory(env: Env, item: DocumentInput, flags: DocumentFlags, mode: str, explicit_raw: bool) -> SinkFactory:
-    """How to build this input's sink: (out, to_file, label, warn) -> Sink."""
+def sink_factory(
+    env: Env, item: DocumentInput, flags: DocumentFlags, mode: str, explicit_raw: bool, single: bool = True
+) -> SinkFactory:
+    """How to build this input's sink: (out, to_file, label, warn) -> Sink. With one input going to a file
+    (--out-dir) and a terminal on stdout, the document also streams there."""
     options = DocumentOptions(strict=flags.strict, diff=flags.diff, in_place=flags.in_place, backup=not flags.no_backup)
 
     def make(out: BinaryIO, to_file: bool, label: str | None, warn: Callable[[str], None]) -> Sink:
@@ -178,18 +181,19 @@ def sink_factory(env: Env, item: DocumentInput, flags: DocumentFlags, mode: str,
             from cvstream.sinks.text import TextSink
 
             return TextSink(out)
+        terminal = mode in ("live", "plain")
         if to_file:
-            return DocumentSink(item.job, options, out=out, warn=warn, label=label)
+            view = _view(env, env.stdout, item, mode) if terminal and single and not flags.diff else None
+            return DocumentSink(item.job, options, out=out, view=view, warn=warn, label=label)
         if mode == "json":
             from cvstream.sinks.ndjson import NdjsonSink
 
             return DocumentSink(item.job, options, out=out, ndjson=NdjsonSink(out, label=label), label=label)
-        terminal = mode in ("live", "plain")
         if flags.diff:
             console = env.stdout_console() if terminal else None
             return DocumentSink(item.job, options, out=out, console=console, warn=warn, label=label)
         if terminal:
-            return DocumentSink(item.job, options, out=out, view=_view(env, out, item, mode), warn=warn, label=label)
+            return DocumentSink(item.job, options, view=_view(env, out, item, mode), warn=warn, label=label)
         return DocumentSink(item.job, options, out=None if flags.in_place else out, warn=warn, label=label)
 
     return make
@@ -221,7 +225,7 @@ def shape_jobs(
             replace(
                 job,
                 request=replace(job.request, max_tokens=item.max_tokens(configured) if default else configured),
-                make_sink=sink_factory(env, item, flags, mode, explicit_raw),
+                make_sink=sink_factory(env, item, flags, mode, explicit_raw, single=len(documents) == 1),
                 filename=item.filename,
             )
             for job, item in zip(jobs, documents, strict=True)

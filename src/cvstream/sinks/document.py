@@ -80,17 +80,14 @@ class DocumentSink:
                 self._out.flush()
 
     def _document_text(self, text: str) -> None:
-        if self.job.word is not None:
-            if self._view is not None:
-                self._view.event(TextDelta(text))
-            return  # a Word file is written whole at the end
-        if self._in_place is not None:
-            self._in_place[0].write(text.encode())
+        if self.job.word is None:  # a Word file is written whole at the end
+            if self._in_place is not None:
+                self._in_place[0].write(text.encode())
+            if self._out is not None and self._ndjson is None and self._in_place is None:
+                self._out.write(text.encode())
+                self._out.flush()
         if self._view is not None:
             self._view.event(TextDelta(text))
-        elif self._out is not None and self._ndjson is None and not self.options.in_place:
-            self._out.write(text.encode())
-            self._out.flush()
 
     def _bullet_event(self, item: Done) -> dict[str, Any]:
         line: dict[str, Any] = {"type": "cvstream.bullet"}
