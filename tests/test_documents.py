@@ -195,6 +195,11 @@ def test_prose_markers_and_merged_lines() -> None:
     assert reader.stray_lines == 2
 
 
+def test_numbers_in_bold_or_as_list_items_are_read_too() -> None:
+    got = _feed(AnswerReader(), ["**[1]** One\n", "2. Two\n", "3) Three\n", "4.5 is not a line\n"])
+    assert got == [(1, "One"), (2, "Two"), (3, "Three")]
+
+
 def test_a_line_cut_mid_stream_is_not_used() -> None:
     assert _feed(AnswerReader(), ["[1] One\n[2] Tw"], complete=False) == [(1, "One")]
 

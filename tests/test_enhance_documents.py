@@ -288,3 +288,48 @@ def test_document_flags_are_checked_before_any_request(
         assert result.code == ExitStatus.USAGE, args
         assert result.stderr.splitlines()[0] == first
     assert not mock.records
+
+
+@pytest.mark.timeout(30)
+def test_sse_frames_the_answers_raw_text(cli: Callable[..., Result], mock: MockServer, home: Path) -> None:
+    (home / "cv.md").write_text(CV)
+    result = cli("enhance", "cv.md", "--sse", base_url=mock.base_url)
+    assert result.code == 0, result.stderr
+    frames = [json.loads(line[6:])["text"] for line in result.out.splitlines() if line.startswith('data: {"text"')]
+    assert "".join(frames).startswith("[1] [offline] Built the api\n[2] ")
+    assert result.out.endswith("data: [DONE]\n\n")
+
+
+@pytest.mark.timeout(40)
+def test_sigterm_during_in_place_leaves_the_file_and_no_temp_file(
+    installed: Path, mock_server: Callable[..., MockServer], tmp_path: Path
+) -> None:
+    import signal
+
+    from tests.conftest import FAKE_KEY, subprocess_env
+    from tests.test_signals import _eventually
+
+    (tmp_path / "cv.md").write_text(CV)
+    server = mock_server(fault="stall", fault_after=8)  # [1] complete, [2] cut mid-line
+    env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url)
+    proc = subprocess.Popen(
+        [str(installed), "enhance", "cv.md", "--in-place"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert server.wait_for(lambda rs: len(rs) == 1 and rs[0].deltas_sent == 8, timeout=20)
+        written = lambda: any(b"Built the api" in p.read_bytes() for p in tmp_path.glob(".cv.md.*.tmp"))  # noqa: E731
+        assert _eventually(written)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == ExitStatus.TERMINATED, err
+    assert (tmp_path / "cv.md").read_text() == CV
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cv.md", "cv.md.partial"], err
+    assert (tmp_path / "cv.md.partial").read_text() == CV.replace("built the api", "[offline] Built the api")
+    assert "Traceback" not in err.decode()

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 from cvstream.documents.model import Bullet, Document
 
-# `[3] text`, tolerating a list marker or spaces before it.
-_LINE = re.compile(r"\s*(?:[-*+]\s+)?\[(\d{1,6})\][ \t]*(.*)")
+# `[3] text`, tolerating spaces or a list marker before it, bold around the number (`**[3]**`), or the
+# number written as a list item (`3. text`, `3) text`), as models sometimes do despite the instructions.
+_LINE = re.compile(r"\s*(?:[-*+]\s+)?(?:\*\*)?(?:\[(\d{1,6})\]|(\d{1,6})[.)](?=\s))(?:\*\*)?[ \t]*(.*)")
 # A second `[m] ` inside one line: the model merged two lines.
 _INNER = re.compile(r"\s\[(\d{1,6})\]\s")
 
@@ -49,7 +50,7 @@ class AnswerReader:
             if line.strip():
                 self.stray_lines += 1
             return []
-        number, text = int(match.group(1)), match.group(2)
+        number, text = int(match.group(1) or match.group(2)), match.group(3)
         out: list[tuple[int, str]] = []
         for inner in _INNER.finditer(text):
             if int(inner.group(1)) > number:  # `[2] a [3] b`: split, so [3] is not lost inside [2]

@@ -83,6 +83,7 @@ class DocumentSink:
         if self.job.word is None:  # a Word file is written whole at the end
             if self._in_place is not None:
                 self._in_place[0].write(text.encode())
+                self._in_place[0].flush()  # what arrived is on disk, for NAME.partial after a kill
             if self._out is not None and self._ndjson is None and self._in_place is None:
                 self._out.write(text.encode())
                 self._out.flush()
