@@ -173,8 +173,9 @@ def test_out_dir_under_a_regular_file_is_a_clear_error(
 
 
 def test_a_target_that_is_a_directory_keeps_the_partial_and_names_the_path(
-    cli: Callable[..., Result], mock: MockServer, home: Path
+    cli: Callable[..., Result], mock_server: Callable[..., MockServer], home: Path
 ) -> None:
+    mock = mock_server(echo=True)  # the echo marks the text
     for name in ("a.txt", "b.txt"):
         (home / name).write_text("built the api\n")
     (home / "out" / "a.md").mkdir(parents=True)

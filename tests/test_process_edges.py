@@ -73,7 +73,7 @@ def _limit_file_size() -> None:
 
 
 def test_a_full_disk_under_out_dir(installed: Path, mock_server: Callable[..., MockServer], tmp_path: Path) -> None:
-    server = mock_server()
+    server = mock_server(echo=True)  # a reply longer than the file size limit
     env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url)
     (tmp_path / "a.txt").write_text("built the api\n")
     run = subprocess.run(
