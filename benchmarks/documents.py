@@ -5,8 +5,9 @@
 Two measurements, side by side, run by hand (never timed in CI):
 1. in process: the same answer (400 `[n]` lines, split into token-sized deltas as the API sends them) fed
    to the --raw sink and to the document sink (parsing the CV included); CPU time and peak traced memory;
-2. end to end: `cvstream enhance cv.md` against `cvstream mock` (as fast as it can stream) with --raw (the
-   answer as it streams) and without (the document), the child's CPU time from wait4 and peak RSS.
+2. end to end: against `cvstream mock --text ANSWER` (the same stream for every request, as fast as it can
+   go), `cvstream enhance cv.md` (the document) and `cvstream ask --raw < cv.md` (a request as big, the
+   same stream printed as it is): the child's CPU time from wait4 and peak RSS.
 """
 
 from __future__ import annotations
@@ -104,12 +105,12 @@ def end_to_end(text: str, reply: str, runs: int) -> None:
         answer_file.write_text(reply)
         with mock_process("--text", str(answer_file), "--tokens-per-second", "0", "--first-token-ms", "0") as url:
             env = client_env(url)
-            base = [CVSTREAM, "enhance", str(path), "--no-usage", "--max-tokens", "64000"]
-            raw = best_of(runs, [*base, "--raw"], env=env)
-            doc = best_of(runs, base, env=env)
+            ask = [CVSTREAM, "ask", "rewrite these", "--raw", "--no-usage", "--max-tokens", "64000"]
+            raw = best_of(runs, ask, env=env, stdin=text.encode())  # a request as big, the same stream
+            doc = best_of(runs, [CVSTREAM, "enhance", str(path), "--no-usage", "--max-tokens", "64000"], env=env)
     print(f"end to end, median of {runs} runs (cvstream as a child process, CPU from wait4):")
     print(row("cvstream enhance cv.md (document)", doc.cpu, raw.cpu, TARGET))
-    print(f"{'  peak RSS':<44} {doc.max_rss_kb:9d} KB  --raw {raw.max_rss_kb:9d} KB")
+    print(f"{'  peak RSS':<44} {doc.max_rss_kb:9d} KB  ask --raw {raw.max_rss_kb:9d} KB")
 
 
 def main() -> None:

@@ -252,10 +252,14 @@ def test_the_document_renders_live_on_a_terminal(cli: Callable[..., Result], moc
 
 
 @pytest.mark.timeout(30)
-def test_raw_prints_the_answer_itself(cli: Callable[..., Result], mock: MockServer, home: Path) -> None:
+def test_raw_on_a_terminal_writes_the_document_unrendered(
+    cli: Callable[..., Result], mock: MockServer, home: Path
+) -> None:
     (home / "cv.md").write_text(CV)
-    result = cli("enhance", "cv.md", "--raw", "--no-usage", base_url=mock.base_url)
-    assert result.out.splitlines()[0] == "[1] [offline] Built the api"
+    result = cli("enhance", "cv.md", "--raw", "--no-usage", base_url=mock.base_url, tty=True)
+    assert result.out == CV.replace("- ", "- [offline] ").replace("[offline] b", "[offline] B").replace(
+        "[offline] l", "[offline] L"
+    ).replace("[offline] c", "[offline] C").replace("[offline] w", "[offline] W")
 
 
 @pytest.mark.timeout(30)

@@ -163,9 +163,7 @@ def _no_bullets_hint(kind: str) -> str:
 SinkFactory = Callable[[BinaryIO, bool, "str | None", Callable[[str], None]], "Sink"]
 
 
-def sink_factory(
-    env: Env, item: DocumentInput, flags: DocumentFlags, mode: str, explicit_raw: bool, single: bool = True
-) -> SinkFactory:
+def sink_factory(env: Env, item: DocumentInput, flags: DocumentFlags, mode: str, single: bool = True) -> SinkFactory:
     """How to build this input's sink: (out, to_file, label, warn) -> Sink. With one input going to a file
     (--out-dir) and a terminal on stdout, the document also streams there."""
     options = DocumentOptions(strict=flags.strict, diff=flags.diff, in_place=flags.in_place, backup=not flags.no_backup)
@@ -177,10 +175,6 @@ def sink_factory(
             from cvstream.sinks.sse import SseSink
 
             return SseSink(out)
-        if explicit_raw:  # --raw: the answer's text as it streams (the [n] lines), not the document
-            from cvstream.sinks.text import TextSink
-
-            return TextSink(out)
         terminal = mode in ("live", "plain")
         if to_file:
             view = _view(env, env.stdout, item, mode) if terminal and single and not flags.diff else None
@@ -211,7 +205,7 @@ def _view(env: Env, out: BinaryIO, item: DocumentInput, mode: str) -> Sink:
 
 
 def shape_jobs(
-    env: Env, documents: list[DocumentInput], flags: DocumentFlags, mode: str, *, explicit_raw: bool
+    env: Env, documents: list[DocumentInput], flags: DocumentFlags, mode: str
 ) -> Callable[[list[Job], Settings], list[Job]]:
     """For `launch.stream_answers`: each job gets its document's sink and file name, and, unless
     --max-tokens (or CVSTREAM_MAX_TOKENS) says otherwise, room for all its bullets."""
@@ -225,7 +219,7 @@ def shape_jobs(
             replace(
                 job,
                 request=replace(job.request, max_tokens=item.max_tokens(configured) if default else configured),
-                make_sink=sink_factory(env, item, flags, mode, explicit_raw, single=len(documents) == 1),
+                make_sink=sink_factory(env, item, flags, mode, single=len(documents) == 1),
                 filename=item.filename,
             )
             for job, item in zip(jobs, documents, strict=True)

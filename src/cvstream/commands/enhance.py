@@ -150,7 +150,7 @@ def enhance(
             mode=mode,
             jobs=jobs,
             out_dir=out_dir,
-            shape=shape_jobs(env, documents, flags, mode.flag, explicit_raw=output.raw),
+            shape=shape_jobs(env, documents, flags, mode.flag),
         )
     system = system_text(env, request, ENHANCE_SYSTEM)
     inputs = []
