@@ -63,6 +63,7 @@ def enhance(
             help="Rewrite only the bullets under headings containing this text (repeatable).",
             rich_help_panel=DOCUMENTS,
             show_default=False,
+            metavar="TEXT",
         ),
     ] = None,
     diff: Annotated[
