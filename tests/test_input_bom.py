@@ -41,3 +41,13 @@ def test_a_document_keeps_its_bom_in_the_output(cli: Callable[..., Result], mock
     result = cli("enhance", "cv.md", "--no-usage", base_url=mock.base_url)
     assert result.stdout == BOM + b"# CV\n\n- [offline] Built x\n"
     assert "\ufeff" not in mock.records[-1].body["messages"][0]["content"]  # type: ignore[index]
+
+
+@pytest.mark.timeout(30)
+def test_a_dotenv_file_with_a_bom_still_sets_its_first_variable(
+    cli: Callable[..., Result], mock: MockServer, home: Path
+) -> None:
+    (home / ".env").write_bytes(BOM + b"CVSTREAM_MODEL=claude-from-bom-env\n")
+    result = cli("ask", "hi", "--no-usage", base_url=mock.base_url)
+    assert result.code == 0, result.stderr
+    assert mock.records[-1].body["model"] == "claude-from-bom-env"  # type: ignore[index]

@@ -64,7 +64,7 @@ def _read_env_file(path: Path, warn: Warn) -> dict[str, str]:
             return {}
         from dotenv import dotenv_values
 
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:  # a leading byte order mark is not part of a name
             values = dotenv_values(stream=handle)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
