@@ -337,3 +337,19 @@ def test_sigterm_during_in_place_leaves_the_file_and_no_temp_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cv.md", "cv.md.partial"], err
     assert (tmp_path / "cv.md.partial").read_text() == CV.replace("built the api", "[offline] Built the api")
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.timeout(40)
+def test_in_a_pipe_the_document_is_written_as_each_line_completes(
+    installed: Path, mock_server: Callable[..., MockServer], tmp_path: Path
+) -> None:
+    from tests.conftest import FAKE_KEY, subprocess_env
+    from tests.test_signals import _run_until
+
+    (tmp_path / "cv.md").write_text(CV)
+    server = mock_server(fault="stall", fault_after=8)  # [1] complete, then the stream hangs inside [2]
+    env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url)
+    code, out, _ = _run_until([str(installed), "enhance", "cv.md"], env, b"- [offline] Built the api\n- ", cwd=tmp_path)
+    # Shown while the answer was still streaming; on Ctrl-C the rest comes back as it was.
+    assert code == ExitStatus.INTERRUPTED
+    assert out.decode() == CV.replace("built the api", "[offline] Built the api")
