@@ -286,6 +286,14 @@ def test_document_flags_are_checked_before_any_request(
         (["-", "--in-place"], "error: --in-place cannot rewrite stdin"),
         (["cv.md", "--in-place", "--out-dir", "o"], "error: give --in-place or --out-dir, not both"),
         (["cv.md", "--diff", "--json"], "error: --diff shows the changes, --json the answer's events: choose one"),
+        (
+            ["cv.md", "--diff", "-o", "o"],
+            "error: --out-dir writes the rewritten documents; --diff goes to stdout: choose one",
+        ),
+        (
+            ["cv.md", "--json", "-o", "o"],
+            "error: --out-dir writes the rewritten documents; --json goes to stdout: choose one",
+        ),
     ]
     for args, first in cases:
         result = cli("enhance", *args, base_url=mock.base_url, stdin=b"# x\n\n- y\n")

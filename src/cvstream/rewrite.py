@@ -108,6 +108,9 @@ def _check_flags(names: list[str], kinds: list[str], flags: DocumentFlags, mode:
             raise UsageError("--in-place writes the document, --sse only the answer's text: choose one")
     if flags.diff and mode in ("sse", "json"):
         raise UsageError(f"--diff shows the changes, --{mode} the answer's events: choose one")
+    if out_dir is not None and (flags.diff or mode in ("sse", "json")):
+        shown = "--diff" if flags.diff else f"--{mode}"
+        raise UsageError(f"--out-dir writes the rewritten documents; {shown} goes to stdout: choose one")
     writes_docx = out_dir is not None or flags.in_place or flags.diff or mode in ("json", "sse")
     for name, kind in zip(names, kinds, strict=True):
         if kind == "docx" and not writes_docx:
