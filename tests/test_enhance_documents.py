@@ -361,3 +361,15 @@ def test_in_a_pipe_the_document_is_written_as_each_line_completes(
     # Shown while the answer was still streaming; on Ctrl-C the rest comes back as it was.
     assert code == ExitStatus.INTERRUPTED
     assert out.decode() == CV.replace("built the api", "[offline] Built the api")
+
+
+def test_in_place_in_a_read_only_directory_is_refused_before_any_request(
+    cli: Callable[..., Result], mock: MockServer, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (home / "ro").mkdir()
+    (home / "ro" / "cv.md").write_text(CV)
+    # A read-only directory, as a non-root user sees it (the suite may run as root, who can write anywhere).
+    monkeypatch.setattr("cvstream.rewrite.os.access", lambda path, mode: Path(path).name != "ro")
+    result = cli("enhance", "ro/cv.md", "--in-place", base_url=mock.base_url)
+    assert result.code == ExitStatus.USAGE and not mock.records
+    assert result.stderr.startswith("error: --in-place cannot write next to ro/cv.md (permission denied on ")

@@ -8,6 +8,7 @@ factory the run path calls for it (stdout or an --out-dir file).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +152,11 @@ def _document(
             "its sections: " + (", ".join(sections) if sections else "(none)"),
         )
     path = None if name == "-" else (Path(name) if Path(name).is_absolute() else cwd / name)
+    if flags.in_place and path is not None and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"--in-place cannot write next to {label} (permission denied on {path.parent})",
+            "use --out-dir DIR, or make the directory writable",
+        )
     job = DocumentJob(label, limited, bom=bom, word=word, path=path)
     return DocumentInput(label, job, document_message(limited, job_text))
 
