@@ -24,6 +24,10 @@ from tests.test_live import screen_lines
 CVS = Path(__file__).resolve().parent / "fixtures" / "cvs"
 ROOT = Path(__file__).resolve().parents[1]
 CV = "# Jane\n\n## Work\n\nAcme — Engineer\n\n- built the api\n- led a team\n- cut costs\n- wrote docs\n\nThe end.\n"
+OFFLINE_CV = (  # CV as the mock rewrites it
+    "# Jane\n\n## Work\n\nAcme — Engineer\n\n- [offline] Built the api\n- [offline] Led a team\n"
+    "- [offline] Cut costs\n- [offline] Wrote docs\n\nThe end.\n"
+)
 
 
 def _load(text: str, name: str) -> Document:
@@ -257,9 +261,7 @@ def test_raw_on_a_terminal_writes_the_document_unrendered(
 ) -> None:
     (home / "cv.md").write_text(CV)
     result = cli("enhance", "cv.md", "--raw", "--no-usage", base_url=mock.base_url, tty=True)
-    assert result.out == CV.replace("- ", "- [offline] ").replace("[offline] b", "[offline] B").replace(
-        "[offline] l", "[offline] L"
-    ).replace("[offline] c", "[offline] C").replace("[offline] w", "[offline] W")
+    assert result.out == OFFLINE_CV
 
 
 @pytest.mark.timeout(30)
@@ -373,3 +375,20 @@ def test_in_place_in_a_read_only_directory_is_refused_before_any_request(
     result = cli("enhance", "ro/cv.md", "--in-place", base_url=mock.base_url)
     assert result.code == ExitStatus.USAGE and not mock.records
     assert result.stderr.startswith("error: --in-place cannot write next to ro/cv.md (permission denied on ")
+
+
+@pytest.mark.timeout(30)
+def test_several_documents_on_stdout_and_as_ndjson(cli: Callable[..., Result], mock: MockServer, home: Path) -> None:
+    (home / "a.md").write_text(CV)
+    shutil.copy(CVS / "tex-4-crlf.tex", home / "b.tex")
+    result = cli("enhance", "a.md", "b.tex", "--no-usage", base_url=mock.base_url)
+    assert result.code == 0, result.stderr
+    first, second = result.out.split("\n==> b.tex <==\n")
+    assert first == "==> a.md <==\n" + OFFLINE_CV
+    assert "\\item (offline) Automated deployments with GitLab CI and Ansible\r\n" in second
+    lines = [
+        json.loads(line) for line in cli("enhance", "a.md", "b.tex", "--json", base_url=mock.base_url).out.splitlines()
+    ]
+    bullets = [(line["input"], line["number"]) for line in lines if line["type"] == "cvstream.bullet"]
+    assert bullets == [("a.md", 1), ("a.md", 2), ("a.md", 3), ("a.md", 4), ("b.tex", 1), ("b.tex", 2)]
+    assert all("input" in line for line in lines)
