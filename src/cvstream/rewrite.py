@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 _SUFFIX = {"markdown": ".md", "text": ".txt", "latex": ".tex", "docx": ".docx"}
 # A bullet of the answer is about 40 tokens; the default max_tokens (1024) would cut a long CV short.
 TOKENS_PER_BULLET = 80
+MAX_DOCUMENT_TOKENS = 32_000  # within every current model's output limit
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class DocumentInput:
         return name if Path(name).suffix else name + _SUFFIX[self.job.document.kind]
 
     def max_tokens(self, configured: int) -> int:
-        return max(configured, TOKENS_PER_BULLET * len(self.job.document.bullets) + 256)
+        needed = min(MAX_DOCUMENT_TOKENS, TOKENS_PER_BULLET * len(self.job.document.bullets) + 256)
+        return max(configured, needed)
 
 
 Raw = tuple[str, str, bytes]  # (name as given, label, bytes)
