@@ -326,6 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
                 flush()
                 record.deltas_sent = deltas
                 record.outcome = f"fault:{fault}"
+                self.state.changed()  # a test waiting for "the fault began" wakes now
                 self._fault(fault)
                 return
             if frame.is_text_delta:
