@@ -65,6 +65,16 @@ def mock(
             "--echo", help="Echo every request as Markdown (enhance requests too), for debugging.", metavar=""
         ),
     ] = False,
+    batch_seconds: Annotated[float, typer.Option(help="How long each message batch processes.", min=0)] = 3.0,
+    batch_errored: Annotated[
+        float, typer.Option(help="Share of batch requests that end errored (0 to 1).", min=0, max=1)
+    ] = 0.0,
+    batch_expired: Annotated[
+        float, typer.Option(help="Share of batch requests that end expired (0 to 1).", min=0, max=1)
+    ] = 0.0,
+    batch_results_fault: Annotated[
+        bool, typer.Option("--batch-results-fault", help="The first results download breaks off halfway.")
+    ] = False,
 ) -> int:
     """Run a loopback Anthropic Messages API for trying cvstream and testing scripts without a key.
 
@@ -72,6 +82,7 @@ def mock(
     Enhance requests get their bullets back, each marked [offline], in the shape the real model is asked
     for; other requests are echoed as Markdown (--echo: all of them); --transcript and --text replace both.
     """
+    from cvstream.mock.batches import BatchConfig
     from cvstream.mock.server import FAULTS, MockConfig, MockServer
 
     env = env_of(ctx)
@@ -94,6 +105,7 @@ def mock(
         stop_reason=stop_reason,
         echo_key=echo_key,
         echo=echo,
+        batch=BatchConfig(batch_seconds, batch_errored, batch_expired, batch_results_fault),
     )
     try:
         server = MockServer(config, log=env.stderr)

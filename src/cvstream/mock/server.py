@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
-from cvstream.mock import replies
+from cvstream.mock import batches, replies
 from cvstream.mock.replies import Frame
 
 # status, error.type, error.message ("{model}" is replaced by the requested model)
@@ -60,6 +60,7 @@ class MockConfig:
     stop_reason: str | None = None  # force a stop reason in generated replies
     echo_key: bool = False  # error messages quote the request's credentials, as a badly configured proxy does
     echo: bool = False  # --echo: every reply echoes its request (else enhance requests get bullets back)
+    batch: batches.BatchConfig = field(default_factory=batches.BatchConfig)  # the Message Batches endpoints
 
 
 @dataclass
@@ -88,6 +89,7 @@ class _State:
     records: list[RequestRecord] = field(default_factory=list)
     faults_done: int = 0
     connections: set[socket.socket] = field(default_factory=set)
+    batches: batches.Store | None = None
 
     def take_fault(self) -> str | None:
         """The fault this request gets, counting it against --fault-times."""
@@ -185,7 +187,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routes -------------------------------------------------------------------------------------
     def do_GET(self) -> None:
+        if batches.owns(self.path):
+            return self._batches("GET")
         self._not_found()
+
+    def do_DELETE(self) -> None:
+        if batches.owns(self.path):
+            return self._batches("DELETE")
+        self._not_found()
+
+    def _batches(self, method: str) -> None:
+        """The Message Batches routes: mock/batches.py answers them."""
+        started, state, record = time.monotonic(), self.state, RequestRecord(method, self.path, {})
+        with state.cond:
+            state.records.append(record)
+        fault = HTTP_FAULTS.get(state.take_fault() or "") if state.config.fault in HTTP_FAULTS else None
+        try:
+            assert state.batches is not None
+            record.status = batches.handle(self, state.batches, method, self._drain_body(), _request_id(), fault)
+        except OSError:
+            record.outcome, self.close_connection = "client closed", True
+        finally:
+            record.outcome = "complete" if record.outcome == "open" else record.outcome
+            state.changed()
+            self._log(record, started)
 
     def _not_found(self) -> None:
         request_id = _request_id()
@@ -198,6 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def do_POST(self) -> None:
+        if batches.owns(self.path):
+            return self._batches("POST")
         if not self.path.split("?", 1)[0].endswith("/v1/messages"):
             self._not_found()
             return
@@ -391,7 +418,7 @@ class MockServer:
     """The server; `start()` runs it on a thread and returns the base URL, `close()` stops it."""
 
     def __init__(self, config: MockConfig, log: TextIO | None = None) -> None:
-        self.state = _State(config, log)
+        self.state = _State(config, log, batches=batches.Store(config))
         handler = type("Handler", (_Handler,), {"state": self.state})
         self._server = _Server((config.host, config.port), handler)
         self._thread: threading.Thread | None = None
