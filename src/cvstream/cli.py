@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from cvstream import __version__
-from cvstream.commands import ask, completion, config, enhance, mock, serve
+from cvstream.commands import ask, batch, completion, config, enhance, mock, serve
 from cvstream.context import Env
 from cvstream.errors import CvstreamError, ExitStatus, UsageError
 
@@ -32,6 +32,7 @@ app.command(epilog=mock.EPILOG)(mock.mock)
 app.command(epilog=serve.EPILOG)(serve.serve)
 app.command(epilog=config.EPILOG)(config.config)
 app.command(epilog=completion.EPILOG)(completion.completion)
+app.add_typer(batch.batch_app)
 
 
 def _version(value: bool) -> None:

@@ -28,6 +28,7 @@ class ExitStatus(IntEnum):
     NETWORK = 5  # cannot connect, DNS, TLS, timeout
     INCOMPLETE = 6  # the answer stopped before its end (truncated, reset, malformed)
     OUTPUT = 7  # cannot write the output (a full disk, a non-writable --out-dir, stdout full)
+    SOME_FAILED = 8  # `cvstream batch`: the batch ran, but some requests errored, expired or were canceled
     INTERNAL = 70  # a bug in cvstream (EX_SOFTWARE): report it
     HANGUP = 129  # SIGHUP
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
