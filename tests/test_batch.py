@@ -319,3 +319,26 @@ def test_a_terminal_gets_a_progress_bar(bcli: Cli, mock_server: Callable[..., Mo
     assert "waiting for msgbatch_" in result.stderr
     assert "(Ctrl-C stops waiting; the batch keeps running)" in result.stderr
     assert "2/2" in result.stderr and "2 succeeded, 0 errored, 0 processing, 0m0" in result.stderr
+
+
+@pytest.mark.timeout(60)
+def test_results_of_a_batch_submitted_elsewhere_are_named_by_custom_id(
+    bcli: Cli, mock_server: Callable[..., MockServer], tmp_path: Path
+) -> None:
+    import anthropic
+
+    server = _server(mock_server)
+    client = anthropic.Anthropic(api_key="k", base_url=server.base_url, max_retries=0)
+    params = {"model": "m", "max_tokens": 50, "messages": [{"role": "user", "content": "from elsewhere"}]}
+    batch = client.messages.batches.create(requests=[{"custom_id": "q-1", "params": params}])  # type: ignore[typeddict-item]
+    client.close()
+    refused = bcli("results", batch.id, base_url=server.base_url)
+    assert refused.code == ExitStatus.USAGE and "hint: pass --out-dir" in refused.stderr
+    result = bcli("results", batch.id, "-o", str(tmp_path / "elsewhere"), base_url=server.base_url)
+    assert result.code == 0, result.stderr
+    assert "> from elsewhere" in (tmp_path / "elsewhere" / "q-1.md").read_text()
+    missing = bcli("status", "msgbatch_nope", base_url=server.base_url)
+    assert missing.code == ExitStatus.API_ERROR
+    assert missing.stderr.startswith(
+        "error: batch msgbatch_nope: not found (HTTP 404: message_batch: msgbatch_nope not found)"
+    )

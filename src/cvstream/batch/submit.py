@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from cvstream.batch.follow import remember
 from cvstream.batch.plan import MAX_BYTES, MAX_REQUESTS, Item, custom_ids, request_size, split
 from cvstream.batch.state import BatchRef, Input, Job, Store
-from cvstream.errors import CvstreamError
+from cvstream.errors import CvstreamError, Interrupted
 
 if TYPE_CHECKING:
     from cvstream.source.batches import BatchApi, BatchInfo
@@ -44,6 +44,13 @@ def submit(
         requests = [{"custom_id": ids[k], "params": items[k].params} for k in part]
         try:
             info = api.create(requests)
+        except KeyboardInterrupt:
+            if job is None:
+                raise Interrupted("interrupted: nothing was submitted") from None
+            raise Interrupted(
+                f"interrupted: {len(job.batches)} of {len(ranges)} batches were submitted",
+                f"`cvstream batch wait {job.id}` follows them; the rest were not submitted",
+            ) from None
         except CvstreamError as exc:
             if job is not None:
                 exc.message += f" (batch {number + 1} of {len(ranges)}; the {len(job.batches)} before it are running)"

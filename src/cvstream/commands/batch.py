@@ -236,7 +236,7 @@ def ask(
 
 
 def _absolute(s: Session, path: Path | None) -> Path | None:
-    return None if path is None or path.is_absolute() else s.env.cwd / path
+    return path if path is None or path.is_absolute() else s.env.cwd / path
 
 
 @batch_app.command("wait")

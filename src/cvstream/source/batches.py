@@ -166,7 +166,7 @@ class BatchApi:
         secrets = conn.secrets
         if exc.status_code == 404:
             error: CvstreamError = ApiError(
-                f"{what}: not found (HTTP 404: {exc.message})",
+                f"{what}: not found (HTTP 404: {exc.api_message or exc.message})",
                 "`cvstream batch list` shows the batches this key can see",
                 upstream_status=404,
                 request_id=exc.request_id,
