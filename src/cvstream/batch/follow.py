@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -123,17 +122,12 @@ class Outcome:
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """As the streaming commands write --out-dir files: `NAME.partial` (mode 0666 less the umask), then
+    renamed, so a reader never sees half a file under the real name."""
+    partial = target.with_name(target.name + ".partial")
+    with open(partial, "wb") as handle:
+        handle.write(data)
+    os.replace(partial, target)
 
 
 def _error_reason(error: dict[str, object] | None) -> str:
