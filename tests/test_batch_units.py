@@ -171,3 +171,17 @@ def test_batch_help_does_not_import_the_sdk() -> None:
         lines = [line for line in run.stderr.decode().splitlines() if "|" in line]
         modules = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines}
         assert "anthropic" not in modules and "platformdirs" not in modules, args
+
+
+@pytest.mark.parametrize("name", ["enhance", "ask", "wait", "results", "list", "status", "cancel", "delete"])
+def test_batch_help_keeps_its_text_and_flags_take_no_value(name: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "cvstream", "batch", name, "--help"],
+        capture_output=True,
+        text=True,
+        env={**subprocess_env(), "COLUMNS": "250"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert not re.search(r"\w \.(\s|$)", run.stdout), "help text lost words to markup"
+    assert all("--help" in line for line in run.stdout.splitlines() if "<bool>" in line)
+    assert "Usage: cvstream batch " + name in run.stdout

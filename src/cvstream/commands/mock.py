@@ -73,7 +73,8 @@ def mock(
         float, typer.Option(help="Share of batch requests that end expired (0 to 1).", min=0, max=1)
     ] = 0.0,
     batch_results_fault: Annotated[
-        bool, typer.Option("--batch-results-fault", help="The first results download breaks off halfway.")
+        bool,
+        typer.Option("--batch-results-fault", help="The first results download breaks off halfway.", metavar=""),
     ] = False,
 ) -> int:
     """Run a loopback Anthropic Messages API for trying cvstream and testing scripts without a key.
