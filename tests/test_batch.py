@@ -169,8 +169,15 @@ def test_a_broken_download_is_retried_in_the_same_run(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_stops_waiting_and_batch_wait_resumes(
-    installed: Path, bcli: Cli, mock_server: Callable[..., MockServer], home: Path, state: Path
+    installed: Path,
+    bcli: Cli,
+    mock_server: Callable[..., MockServer],
+    home: Path,
+    state: Path,
+    sig: signal.Signals,
+    code: int,
 ) -> None:
     server = _server(mock_server, seconds=3600.0)
     names = _files(home, 2)
@@ -185,11 +192,11 @@ def test_ctrl_c_stops_waiting_and_batch_wait_resumes(
     try:
         polled = server.wait_for(lambda rs: any(r.method == "GET" for r in rs), timeout=30)
         assert polled  # submitted, recorded, and now between polls
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     job_id = out.decode().strip()
     stderr = err.decode()
     assert f"stopped waiting: {job_id} keeps running" in stderr

@@ -16,6 +16,7 @@ from cvstream.batch.state import BatchRef, Job, Store
 from cvstream.context import Env
 from cvstream.errors import ExitStatus, UsageError
 from cvstream.report import Reporter
+from cvstream.signals import Signalled, signals_as_exceptions
 
 if TYPE_CHECKING:
     from cvstream.batch.follow import Progress
@@ -94,8 +95,9 @@ def follow(s: Session, job: Job, out_dir: Path | None) -> int:
     _usable(s, job)
     progress = _progress(s, job)
     try:
-        wait(job, s.api, s.store, progress)
-    except KeyboardInterrupt:
+        with signals_as_exceptions():
+            wait(job, s.api, s.store, progress)
+    except (KeyboardInterrupt, Signalled) as stop:
         progress.close()
         if s.offline:
             s.reporter.line("stopped waiting: the offline mock's batches end with this run")
@@ -103,7 +105,7 @@ def follow(s: Session, job: Job, out_dir: Path | None) -> int:
             ids = ", ".join(b.id for b in job.batches)
             s.reporter.line(f"stopped waiting: {ids} keep{'s' if len(job.batches) == 1 else ''} running")
             s.reporter.line(f"resume with: cvstream batch wait {job.id}")
-        return ExitStatus.INTERRUPTED
+        return stop.status if isinstance(stop, Signalled) else ExitStatus.INTERRUPTED
     finally:
         progress.close()
     return results(s, job, out_dir)
@@ -120,10 +122,11 @@ def results(s: Session, job: Job, out_dir: Path | None) -> int:
         )
     target = out_dir if out_dir is not None else Path(job.out_dir)
     try:
-        outcome = download(job, s.api, target, s.reporter.note, attempts=s.api.conn.max_retries + 1)
-    except KeyboardInterrupt:
+        with signals_as_exceptions():
+            outcome = download(job, s.api, target, s.reporter.note, attempts=s.api.conn.max_retries + 1)
+    except (KeyboardInterrupt, Signalled) as stop:
         s.reporter.line(f"stopped: the files written so far are kept; resume with: cvstream batch results {job.id}")
-        return ExitStatus.INTERRUPTED
+        return stop.status if isinstance(stop, Signalled) else ExitStatus.INTERRUPTED
     display.report_outcome(s.reporter, outcome, str(target))
     return ExitStatus.SOME_FAILED if outcome.failed else ExitStatus.OK
 
