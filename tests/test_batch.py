@@ -238,13 +238,20 @@ def test_cancel_then_results_lists_the_canceled_then_delete(
 
 
 @pytest.mark.timeout(60)
-def test_ask_prompts_file_plain_and_jsonl(bcli: Cli, mock_server: Callable[..., MockServer], home: Path) -> None:
+def test_ask_prompts_file_plain_and_jsonl(
+    bcli: Cli, cli: Cli, mock_server: Callable[..., MockServer], home: Path
+) -> None:
     server = _server(mock_server)
     (home / "q.txt").write_text("what is SSE?\n\nwhat is JSONL?\n")
     plain = bcli("ask", "--prompts", "q.txt", "-o", "a", "--wait", "--max-tokens", "300", base_url=server.base_url)
     assert plain.code == 0, plain.stderr
     assert sorted(p.name for p in (home / "a").iterdir()) == ["1.md", "3.md"]
     assert "> what is JSONL?" in (home / "a" / "3.md").read_text()
+    assert cli("ask", "what is SSE?", "--max-tokens", "300", "--raw", base_url=server.base_url).code == 0
+    sent = dict(server.records[-1].body or {})
+    assert sent.pop("stream") is True
+    assert server.state.batches is not None
+    assert next(iter(server.state.batches.batches.values())).requests[0] == ("1", sent)  # as `ask` sends it
     lines = [
         {"prompt": "one", "model": "claude-haiku-4-5"},
         {"prompt": "two", "system": "be brief", "max_tokens": 5},

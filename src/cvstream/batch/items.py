@@ -16,6 +16,7 @@ from cvstream.batch.plan import Item, prompts_from_lines
 from cvstream.context import Env
 from cvstream.errors import UsageError
 from cvstream.inputs import MAX_INPUT_BYTES, decode_input
+from cvstream.prompt import ask_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ def _prompt_items(lines: Iterator[tuple[int, str]], source: str, options: Reques
         Item(
             f"{source}:{p.line}",
             str(p.line),
-            _params(options, p.prompt, model=p.model, max_tokens=p.max_tokens, system=p.system),
+            _params(options, ask_message([p.prompt], None), model=p.model, max_tokens=p.max_tokens, system=p.system),
         )
         for p in prompts_from_lines(lines, source)
     ]
