@@ -125,8 +125,13 @@ def _write_atomically(target: Path, data: bytes) -> None:
     """As the streaming commands write --out-dir files: `NAME.partial` (mode 0666 less the umask), then
     renamed, so a reader never sees half a file under the real name."""
     partial = target.with_name(target.name + ".partial")
-    with open(partial, "wb") as handle:
-        handle.write(data)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # unbuffered: one write per file
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
     os.replace(partial, target)
 
 
