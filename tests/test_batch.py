@@ -82,7 +82,7 @@ def test_submit_records_the_job_then_wait_writes_one_file_per_input(
     assert f"wrote 2 files to {home / 'out'}" in waited.stderr
     for i in range(2):
         text = (home / "out" / f"cv{i}.md").read_text()
-        assert f"> led team {i}\n> shipped product {i}" in text
+        assert text == f"- [offline] Led team {i}\n- [offline] Shipped product {i}\n"  # as streamed enhance gets
     _check_clean(waited)
 
     # Each request is exactly what the streaming command sends (without `stream`).
@@ -356,3 +356,14 @@ def test_results_of_a_batch_submitted_elsewhere_are_named_by_custom_id(
     assert missing.stderr.startswith(
         "error: batch msgbatch_nope: not found (HTTP 404: message_batch: msgbatch_nope not found)"
     )
+
+
+def test_a_whole_cv_document_is_refused_before_anything_is_sent(
+    bcli: Cli, mock_server: Callable[..., MockServer], home: Path
+) -> None:
+    server = _server(mock_server)
+    (home / "cv.md").write_text("# Anna\n\n## Experience\n\n- led a team\n")
+    result = bcli("enhance", "cv.md", base_url=server.base_url)
+    assert result.code == ExitStatus.USAGE
+    assert "error: cv.md is a whole CV document (markdown); batch enhance takes bullet files" in result.stderr
+    assert server.records == []
