@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
-from cvstream.mock import batches, replies
+from cvstream.mock import batches, models_api, replies
 from cvstream.mock.replies import Frame
 
 # status, error.type, error.message ("{model}" is replaced by the requested model)
@@ -61,6 +61,8 @@ class MockConfig:
     echo_key: bool = False  # error messages quote the request's credentials, as a badly configured proxy does
     echo: bool = False  # --echo: every reply echoes its request (else enhance requests get bullets back)
     batch: batches.BatchConfig = field(default_factory=batches.BatchConfig)  # the Message Batches endpoints
+    models: list[dict[str, Any]] | None = None  # the Models API's catalogue (None: models_api.CATALOGUE)
+    models_page_max: int = models_api.MAX_LIMIT  # the largest page GET /v1/models returns
 
 
 @dataclass
@@ -189,7 +191,23 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if batches.owns(self.path):
             return self._batches("GET")
+        if models_api.handles("GET", self.path):
+            return self._models_api("GET")
         self._not_found()
+
+    def _models_api(self, method: str) -> None:
+        """Models and count_tokens (answered by mock/models_api.py), recorded and logged like any request."""
+        started, request_id, config = time.monotonic(), _request_id(), self.state.config
+        record = RequestRecord(method, self.path, {k.lower(): v for k, v in self.headers.items()})
+        status, body = models_api.answer(
+            method, self.path, self._drain_body(), record.headers, request_id, config.models, config.models_page_max
+        )
+        record.status, record.outcome = status, "complete"
+        with self.state.cond:  # recorded before the reply leaves, so a client that has it sees the record
+            self.state.records.append(record)
+            self.state.cond.notify_all()
+        self._send_json(status, body, request_id)
+        self._log(record, started)
 
     def do_DELETE(self) -> None:
         if batches.owns(self.path):
@@ -225,6 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         if batches.owns(self.path):
             return self._batches("POST")
+        if models_api.handles("POST", self.path):
+            return self._models_api("POST")
         if not self.path.split("?", 1)[0].endswith("/v1/messages"):
             self._not_found()
             return
