@@ -94,6 +94,7 @@ def cli(home: Path) -> Callable[..., Result]:
         environ = {
             "HOME": str(home),
             "XDG_CONFIG_HOME": str(home / ".config"),
+            "CVSTREAM_CACHE_DIR": str(home / ".cache" / "cvstream"),  # never the developer's models cache
             "COLUMNS": str(columns),
             "LINES": str(lines),
         }

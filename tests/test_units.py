@@ -111,31 +111,28 @@ def test_unreadable_file_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.Mo
 def test_settings_precedence_and_sources(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / ".config" / "cvstream").mkdir(parents=True)
-    (home / ".config" / "cvstream" / ".env").write_text("CVSTREAM_MODEL=user-model\nCVSTREAM_METHOD=stream\n")
-    (tmp_path / ".env").write_text("CVSTREAM_MODEL=local-model\nANTHROPIC_API_KEY=from-dotenv\n")
+    (home / ".config" / "cvstream" / ".env").write_text("CVSTREAM_MODEL=claude-user-model\nCVSTREAM_METHOD=stream\n")
+    (tmp_path / ".env").write_text("CVSTREAM_MODEL=claude-local-model\nANTHROPIC_API_KEY=from-dotenv\n")
     environ = {"HOME": str(home), "CVSTREAM_MAX_TOKENS": "50"}
     settings = load_settings(environ, tmp_path)
-    assert (settings.model.value, settings.model.source) == ("local-model", f".env ({tmp_path / '.env'})")
+    assert (settings.model.value, settings.model.source) == ("claude-local-model", f".env ({tmp_path / '.env'})")
     assert (settings.method.value, settings.method.source) == (
         "stream",
         f".env ({home / '.config' / 'cvstream' / '.env'})",
     )
     assert (settings.max_tokens.value, settings.max_tokens.source) == (50, "environment")
     assert settings.api_key.value == "from-dotenv"
-    flagged = load_settings(environ, tmp_path, model="flag-model", max_tokens=7)
-    assert (flagged.model.value, flagged.model.source) == ("flag-model", "flag --model")
+    flagged = load_settings(environ, tmp_path, model="claude-flag-model", max_tokens=7)
+    assert (flagged.model.value, flagged.model.source) == ("claude-flag-model", "flag --model")
     assert flagged.max_tokens.value == 7
 
 
 def test_default_model_is_a_current_sonnet_the_sdk_lists() -> None:
-    model = models.default_model()
+    catalog = models.sdk_catalog()
+    model = models.default_model(catalog, {}).id
     assert model.startswith("claude-sonnet-")
     assert model in models.known_models()
     assert model not in models.deprecated_models()
-    assert models.pick_default(["claude-sonnet-4-6", "claude-sonnet-5", "claude-sonnet-5-5-20260101"]) == (
-        "claude-sonnet-5-5-20260101"
-    )
-    assert models.pick_default(["claude-sonnet-5-5", "claude-sonnet-5-5-20260101"]) == "claude-sonnet-5-5"
     assert model == models.FALLBACK_DEFAULT  # keep the fallback current with the SDK
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from cvstream.errors import UsageError
+
+if TYPE_CHECKING:
+    from cvstream.models import Resolved
 
 T = TypeVar("T")
 
@@ -39,6 +42,9 @@ class Settings:
     max_tokens: Setting[int]
     method: Setting[str]
     offline: Setting[bool]
+    resolved_model: Resolved  # the id in `model`, its alias and what the models list knows of it
+    aliases: Mapping[str, str]  # the user's own aliases (CVSTREAM_ALIASES, then config.toml)
+    endpoint: str  # which API the models list belongs to (models.endpoint_key)
 
     @property
     def key_is_auth_token(self) -> bool:
@@ -48,6 +54,41 @@ class Settings:
 def user_config_dir(environ: Mapping[str, str]) -> Path:
     base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME", "~")).expanduser() / ".config")
     return Path(base) / "cvstream"
+
+
+def config_file(environ: Mapping[str, str]) -> Path:
+    return user_config_dir(environ) / "config.toml"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file of the user's ({} when it does not exist); a broken one is a usage error."""
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}", "fix it, or move it away") from None
+
+
+def user_aliases(environ: Mapping[str, str], layers: list[tuple[str, Mapping[str, str]]]) -> dict[str, str]:
+    """The user's aliases: the [aliases] table of config.toml, overridden by CVSTREAM_ALIASES."""
+    from cvstream.models import parse_aliases
+
+    path = config_file(environ)
+    table = read_toml(path).get("aliases", {})
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise UsageError(f"{path}: [aliases] must map names to model ids", 'for example cv = "claude-sonnet-5-5"')
+    aliases = {str(k).lower(): v for k, v in table.items()}
+    found = _lookup(layers, ("CVSTREAM_ALIASES",))
+    if found is not None:
+        value, source, name = found
+        aliases.update(parse_aliases(value, f"{name} in {source}"))
+    return aliases
 
 
 Warn = Callable[[str], None]
@@ -195,7 +236,7 @@ def load_settings(
     """
     layers = env_layers(environ, cwd, warn)
     try:
-        return _load(layers, model=model, max_tokens=max_tokens, method=method, offline=offline)
+        return _load(environ, layers, model=model, max_tokens=max_tokens, method=method, offline=offline)
     except UsageError as exc:
         raise exc.redacted(
             [v for _, values in layers for name in SECRET_NAMES if (v := values.get(name, ""))]
@@ -203,6 +244,7 @@ def load_settings(
 
 
 def _load(
+    environ: Mapping[str, str],
     layers: list[tuple[str, Mapping[str, str]]],
     *,
     model: str | None,
@@ -210,7 +252,7 @@ def _load(
     method: str | None,
     offline: bool | None,
 ) -> Settings:
-    from cvstream.models import default_model
+    from cvstream import models
 
     def as_str(value: str, _where: str) -> str:
         return value
@@ -221,10 +263,29 @@ def _load(
         parse_method(method, "--method")
     if model is not None:
         model = parse_model(model, "--model")
+    base_url = _resolve(None, "", layers, ("ANTHROPIC_BASE_URL",), parse_base_url, lambda: None)
+    is_offline: Setting[bool] = _resolve(
+        offline or None, "--offline", layers, ("CVSTREAM_OFFLINE",), _parse_bool, lambda: False
+    )
+    endpoint = models.endpoint_key(base_url.value, is_offline.value)
+    catalog = models.local_catalog(environ, endpoint)  # a small JSON file, or the SDK's list: no network
+    aliases = user_aliases(environ, layers)
+    named = _resolve(model, "--model", layers, ("CVSTREAM_MODEL",), parse_model, lambda: "")
+    if named.value:
+        try:
+            resolved = models.resolve(named.value, catalog, aliases)
+        except UsageError as exc:
+            if named.name:  # say where a bad name came from when it was not typed just now
+                exc.message = f"{exc.message} (from {named.name} in {named.source})"
+            raise
+    else:
+        resolved = models.default_model(catalog, aliases)
+    via = f", alias {resolved.alias}" if resolved.alias and named.value else ""
+    source = named.source if named.value else f"default: the newest {models.DEFAULT_ALIAS}"
     return Settings(
         api_key=_resolve(None, "", layers, SECRET_NAMES, as_str, lambda: None),
-        base_url=_resolve(None, "", layers, ("ANTHROPIC_BASE_URL",), parse_base_url, lambda: None),
-        model=_resolve(model, "--model", layers, ("CVSTREAM_MODEL",), parse_model, default_model),
+        base_url=base_url,
+        model=Setting(resolved.id, source + via, named.name),
         max_tokens=_resolve(
             max_tokens,
             "--max-tokens",
@@ -234,5 +295,8 @@ def _load(
             lambda: DEFAULT_MAX_TOKENS,
         ),
         method=_resolve(method, "--method", layers, ("CVSTREAM_METHOD",), parse_method, lambda: "create"),
-        offline=_resolve(offline or None, "--offline", layers, ("CVSTREAM_OFFLINE",), _parse_bool, lambda: False),
+        offline=is_offline,
+        resolved_model=resolved,
+        aliases=aliases,
+        endpoint=endpoint,
     )

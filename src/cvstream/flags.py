@@ -39,9 +39,11 @@ class Effort(str, Enum):
 
 
 def _complete_models(incomplete: str) -> list[str]:
-    from cvstream.models import current_models
+    import os
 
-    return [m for m in current_models() if m.startswith(incomplete)]
+    from cvstream.models import completions
+
+    return completions(os.environ, incomplete)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class SettingFlags:
         typer.Option(
             "--model",
             "-m",
-            help="Model id.",
+            help="Model id or short name (sonnet, haiku, opus, or your own: see `cvstream models`).",
             show_default="CVSTREAM_MODEL, else the newest Sonnet",
             autocompletion=_complete_models,
             rich_help_panel=REQUEST,
