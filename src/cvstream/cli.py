@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from cvstream import __version__
-from cvstream.commands import ask, batch, completion, config, enhance, mock, serve
+from cvstream.commands import ask, batch, completion, config, enhance, mock, models, serve
 from cvstream.context import Env
 from cvstream.errors import CvstreamError, ExitStatus, UsageError
 
@@ -33,6 +33,7 @@ app.command(epilog=serve.EPILOG)(serve.serve)
 app.command(epilog=config.EPILOG)(config.config)
 app.command(epilog=completion.EPILOG)(completion.completion)
 app.add_typer(batch.batch_app)
+app.add_typer(models.app, name="models")
 
 
 def _version(value: bool) -> None:

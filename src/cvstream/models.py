@@ -287,6 +287,32 @@ def local_catalog(environ: Mapping[str, str], endpoint: str) -> Catalog:
     return read_cache(cache_file(environ, endpoint)) or sdk_catalog()
 
 
+def fetched(environ: Mapping[str, str], endpoint: str, rows: Iterable[Mapping[str, Any]], now: float) -> Catalog:
+    """A list just fetched from the Models API, written to the cache."""
+    catalog = Catalog(tuple(ModelEntry.from_api(row) for row in rows), "api", now)
+    write_cache(cache_file(environ, endpoint), catalog, endpoint)
+    return catalog
+
+
+def describe_origin(catalog: Catalog, now: float) -> str:
+    """Where a list came from, for the note under `cvstream models`."""
+    if catalog.origin == "api":
+        return "the Models API (just fetched; cached for 24 h)"
+    if catalog.origin == "cache":
+        return f"the cache, fetched {format_age(catalog.age(now) or 0.0)} ago"
+    return "the installed SDK's built-in list (no limits or dates)"
+
+
+def format_age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
 # -- short names ---------------------------------------------------------------------------------------
 def parse_aliases(text: str, where: str) -> dict[str, str]:
     """`name=model` pairs separated by commas or whitespace (CVSTREAM_ALIASES)."""

@@ -19,10 +19,11 @@ Retries are cvstream's, not the SDK's (the client has `max_retries=0`): each one
 
 Modules: `connection` (what to send and where), `failures` (SDK and transport exceptions -> cvstream
 errors, retry planning), `wire` (wire and helper events -> cvstream events), `client` (the sync client and
-`stream_events`), `aio` (the async client for `serve`).
+`stream_events`), `aio` (the async client for `serve`), `catalog` (models and token counting).
 """
 
 from cvstream.source.aio import astream_events, make_async_client
+from cvstream.source.catalog import count_tokens, list_models, retrieve_model
 from cvstream.source.client import Client, make_client, stream_events
 from cvstream.source.connection import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -45,8 +46,11 @@ __all__ = [
     "astream_events",
     "backoff",
     "connection_error",
+    "count_tokens",
+    "list_models",
     "make_async_client",
     "make_client",
+    "retrieve_model",
     "retry_after",
     "status_error",
     "stream_events",
