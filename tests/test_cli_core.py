@@ -91,7 +91,7 @@ def test_json_output_is_every_event_then_a_summary(
         "cache_read_tokens": 0,
         "cache_write_tokens": 0,
     }
-    assert set(summary) == {"type", "model", "stop_reason", "usage", "ttft_s", "duration_s"}
+    assert set(summary) == {"type", "model", "stop_reason", "usage", "ttft_s", "duration_s", "cost_usd"}
     assert "usage:" not in result.stderr  # in --json the summary is the last line instead
 
 

@@ -62,6 +62,7 @@ class Summary:
     started_at: float = 0.0
     first_token_at: float | None = None
     ended_at: float | None = None
+    cost: float | None = None  # dollars, when prices.toml prices the model (set by the run, not by events)
     received_chars: int = 0  # text, thinking and tool input received: an estimate when usage is cut short
 
     def fold(self, event: Event, now: float) -> None:
@@ -124,6 +125,7 @@ class Summary:
             "usage": self.usage.as_dict(),
             "ttft_s": None if ttft is None else round(ttft, 4),
             "duration_s": None if duration is None else round(duration, 4),
+            "cost_usd": None if self.cost is None else round(self.cost, 6),
         }
         if self.output_estimated():  # cut short: the text received, at about 4 characters a token
             line["output_tokens_estimated"] = self.estimated_output()
@@ -136,7 +138,7 @@ WIDTH = 80  # the usage line never wraps on a standard terminal
 def format_summary(summary: Summary, label: str | None = None, *, so_far: bool = False) -> str:
     """One line for stderr that fits 80 columns, e.g. `usage: 31 in · 212 out · first token 0.42 s · total 3.10 s`.
 
-    Cache counts appear when non-zero. When a long input label leaves too little room, the least useful
+    Cache counts appear when non-zero; the cost ends the line when the model has a price. When a long input label leaves too little room, the least useful
     fields go first (tok/s, first token, total); the model, the stop reason and every figure are in
     `--json`'s summary.
     """
@@ -152,8 +154,9 @@ def format_summary(summary: Summary, label: str | None = None, *, so_far: bool =
     if (tps := summary.tokens_per_second()) is not None:
         optional.append((0, f"{tps:.0f} tok/s"))
     head = (f"{label}: " if label else "") + ("usage so far: " if so_far else "usage: ")
+    cost = [f"${summary.cost:,.4f}"] if summary.cost is not None else []  # always last, never dropped
     while True:
-        line = head + " · ".join(fixed + [text for _, text in optional])
+        line = head + " · ".join(fixed + [text for _, text in optional] + cost)
         if len(line) <= WIDTH or not optional:
             return line
         optional.remove(min(optional))
