@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,13 +45,14 @@ def test_the_price_table_is_checked() -> None:
         "claude-sonnet-5-5": Price(3.0, 15.0),
         "haiku": Price(1.0, 5.0, cache_read=0.1),
     }
-    for bad, message in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"m": {"input": 1}}, "/cfg/prices.toml: [m] has no output price"),
         ({"m": {"input": 1, "ouput": 2, "output": 2}}, "/cfg/prices.toml: [m] has an unknown key 'ouput'"),
         ({"m": {"input": "3$", "output": 1}}, "/cfg/prices.toml: [m] input must be a number of dollars"),
         ({"m": {"input": -1, "output": 1}}, "/cfg/prices.toml: [m] input must be a number of dollars"),
         ({"m": 3}, "/cfg/prices.toml: m must be a table"),
-    ]:
+    ]
+    for bad, message in cases:
         with pytest.raises(UsageError, match=re.escape(message)):
             parse_prices(bad, PATH)
 

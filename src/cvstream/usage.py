@@ -138,9 +138,9 @@ WIDTH = 80  # the usage line never wraps on a standard terminal
 def format_summary(summary: Summary, label: str | None = None, *, so_far: bool = False) -> str:
     """One line for stderr that fits 80 columns, e.g. `usage: 31 in · 212 out · first token 0.42 s · total 3.10 s`.
 
-    Cache counts appear when non-zero; the cost ends the line when the model has a price. When a long input label leaves too little room, the least useful
-    fields go first (tok/s, first token, total); the model, the stop reason and every figure are in
-    `--json`'s summary.
+    Cache counts appear when non-zero; the cost ends the line when the model has a price (never dropped).
+    When a long input label leaves too little room, the least useful fields go first (tok/s, first token,
+    total); the model, the stop reason and every figure are in `--json`'s summary.
     """
     u = summary.usage
     fixed = [f"{u.input_tokens:,} in", f"{summary.output_shown()} out"]
