@@ -42,7 +42,12 @@ def test_dynamic_completion_candidates() -> None:
     assert _complete("cvstream enhance --effort ", 3) == ["low", "medium", "high", "xhigh", "max"]
     models = _complete("cvstream ask --model claude-sonnet", 3)
     assert "claude-sonnet-5-5" in models and "claude-sonnet-4-5" not in models  # deprecated ids are left out
-    assert set(_complete("cvstream ask --max-", 2)) == {"--max-tokens", "--max-retries", "--max-retry-wait"}
+    assert set(_complete("cvstream ask --max-", 2)) == {
+        "--max-tokens",
+        "--max-retries",
+        "--max-retry-wait",
+        "--max-cost",
+    }
     assert _complete("cvstream enhance ", 2) == []  # FILE: the shell falls back to path completion
 
 

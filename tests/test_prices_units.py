@@ -30,9 +30,9 @@ def test_a_cost_is_tokens_times_dollars_per_million() -> None:
 
 
 def test_the_usage_line_and_json_summary_carry_the_cost() -> None:
-    summary = Summary(model="m", usage=Usage(1, 2), stop_reason="end_turn", cost=0.0123)
-    assert format_summary(summary) == "usage: 1 in · 2 out · $0.0123"
-    timed = Summary(usage=Usage(1, 2), started_at=0.0, first_token_at=0.5, ended_at=2.5, cost=1234.5)
+    summary = Summary(model="m", usage=Usage(1000, 200), stop_reason="end_turn", price=Price(3.0, 46.5))
+    assert format_summary(summary) == "usage: 1,000 in · 200 out · $0.0123"
+    timed = Summary(usage=Usage(1, 2), started_at=0.0, first_token_at=0.5, ended_at=2.5, price=Price(1.0, 617.25e6))
     assert format_summary(timed) == "usage: 1 in · 2 out · first token 0.50 s · total 2.50 s · $1,234.5000"
     assert format_summary(timed, "x" * 30) == f"{'x' * 30}: usage: 1 in · 2 out · total 2.50 s · $1,234.5000"
     assert summary.as_json()["cost_usd"] == 0.0123
@@ -80,18 +80,18 @@ def _never(index: int) -> int:
 
 
 def test_small_inputs_are_never_counted() -> None:
-    preflight([Input("a", LARGE_INPUT_CHARS)], "m", SONNET, 100, _never, print)
+    preflight([Input("a", LARGE_INPUT_CHARS, 100)], "m", SONNET, _never, print)
 
 
 def test_max_tokens_over_the_limit_is_refused_before_anything() -> None:
     with pytest.raises(UsageError) as caught:
-        preflight([Input("a", 10)], "claude-sonnet-5-5", SONNET, 301, _never, print)
+        preflight([Input("a", 10, 301)], "claude-sonnet-5-5", SONNET, _never, print)
     assert caught.value.status == ExitStatus.USAGE
     assert caught.value.lines() == [
         "error: --max-tokens 301 is over claude-sonnet-5-5's limit of 300 output tokens",
         "hint: use --max-tokens 300 or less",
     ]
-    preflight([Input("a", 10**6)], "claude-fable-5-2", NO_LIMITS, 10**6, _never, print)  # no limits: no checks
+    preflight([Input("a", 10**6, 10**6)], "claude-fable-5-2", NO_LIMITS, _never, print)  # no limits: no checks
 
 
 def test_a_large_input_is_counted_and_refused_when_it_does_not_fit() -> None:
@@ -101,10 +101,10 @@ def test_a_large_input_is_counted_and_refused_when_it_does_not_fit() -> None:
         counted.append(index)
         return 800
 
-    preflight([Input("a", 10), Input("b", LARGE_INPUT_CHARS + 1)], "s", SONNET, 200, count, print)
+    preflight([Input("a", 10, 200), Input("b", LARGE_INPUT_CHARS + 1, 200)], "s", SONNET, count, print)
     assert counted == [1]
     with pytest.raises(UsageError) as caught:
-        preflight([Input("b.txt", LARGE_INPUT_CHARS + 1)], "claude-sonnet-5-5", SONNET, 201, count, print)
+        preflight([Input("b.txt", LARGE_INPUT_CHARS + 1, 201)], "claude-sonnet-5-5", SONNET, count, print)
     assert caught.value.lines()[0] == (
         "error: b.txt does not fit: 800 input tokens + 201 --max-tokens = 1,001, "
         "over claude-sonnet-5-5's context window of 1,000 tokens"
@@ -117,14 +117,14 @@ def test_a_failed_count_is_a_note_unless_the_network_or_key_failed() -> None:
     def fails(index: int) -> int:
         raise UsageError("HTTP 404")
 
-    preflight([Input("b", LARGE_INPUT_CHARS + 1)], "s", SONNET, 1, fails, notes.append)
+    preflight([Input("b", LARGE_INPUT_CHARS + 1, 1)], "s", SONNET, fails, notes.append)
     assert notes == ["note: b: could not count its tokens first (HTTP 404); sending it anyway"]
 
     def offline(index: int) -> int:
         raise NetworkError("cannot connect")
 
     with pytest.raises(NetworkError):
-        preflight([Input("b", LARGE_INPUT_CHARS + 1)], "s", SONNET, 1, offline, notes.append)
+        preflight([Input("b", LARGE_INPUT_CHARS + 1, 1)], "s", SONNET, offline, notes.append)
 
 
 def test_max_cost_sums_the_worst_cases_of_every_input() -> None:
@@ -133,13 +133,13 @@ def test_max_cost_sums_the_worst_cases_of_every_input() -> None:
     def count(index: int) -> int:
         return 100
 
-    two = [Input("a", 5), Input("b", 5)]
-    preflight(two, "m", None, 50, count, print, price, max_cost=0.004)  # 2 x (1000 + 1000) / 1e6 = 0.004
+    two = [Input("a", 5, 50), Input("b", 5, 50)]
+    preflight(two, "m", None, count, print, price, max_cost=0.004)  # 2 x (1000 + 1000) / 1e6 = 0.004
     with pytest.raises(UsageError) as caught:
-        preflight(two, "m", None, 50, count, print, price, max_cost=0.0039)
+        preflight(two, "m", None, count, print, price, max_cost=0.0039)
     assert caught.value.lines() == [
         "error: this run could cost up to $0.0040 (the sum over all inputs), over --max-cost $0.0039",
         "hint: lower --max-tokens, send less input, or raise --max-cost",
     ]
     with pytest.raises(UsageError, match=re.escape("--max-cost needs a price for m, and prices.toml has none")):
-        preflight(two, "m", None, 50, count, print, None, max_cost=1.0)
+        preflight(two, "m", None, count, print, None, max_cost=1.0)

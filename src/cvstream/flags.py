@@ -217,7 +217,24 @@ class InputFlags:
     ] = False
 
 
-GROUPS = (SettingFlags, RequestFlags, NetworkFlags, OutputFlags, InputFlags)
+@dataclass(frozen=True)
+class BudgetFlags:
+    """Spending limits checked before anything is sent."""
+
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            help="Refuse a run whose worst case (counted input + --max-tokens) costs more, in dollars (prices.toml).",
+            min=0,
+            show_default=False,
+            metavar="DOLLARS",
+            rich_help_panel=REQUEST,
+        ),
+    ] = None
+
+
+GROUPS = (SettingFlags, RequestFlags, NetworkFlags, OutputFlags, InputFlags, BudgetFlags)
 
 
 def with_flags(func: F) -> F:

@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING
 
 from cvstream.context import Env
 from cvstream.errors import AuthError, UsageError
-from cvstream.flags import NetworkFlags, OutputFlags, RequestFlags, SettingFlags, setting_overrides
+from cvstream.flags import BudgetFlags, NetworkFlags, OutputFlags, RequestFlags, SettingFlags, setting_overrides
 from cvstream.report import Reporter
 from cvstream.sinks import OutputMode, select_mode
 
 if TYPE_CHECKING:
     from cvstream.config import Settings
     from cvstream.mock.server import MockServer
+    from cvstream.prices import Price
     from cvstream.run import Job
-    from cvstream.source import Connection
+    from cvstream.source import Connection, Request
 
 
 def preload_sdk() -> None:
@@ -78,12 +79,49 @@ def connect(settings: Settings, network: NetworkFlags) -> tuple[Connection, Mock
     return conn, mock
 
 
+def price_of(env: Env, settings: Settings) -> Price | None:
+    """The model's price from prices.toml (by id, undated id or alias), or None; reads no file if there is none."""
+    from cvstream.config import user_config_dir
+    from cvstream.models import alias_table, local_catalog
+    from cvstream.prices import load_prices, price_for
+
+    prices = load_prices(user_config_dir(env.environ))
+    if not prices:
+        return None
+    aliases = alias_table(local_catalog(env.environ, settings.endpoint), settings.aliases)
+    return price_for(prices, settings.model.value, aliases)
+
+
+def check_before_sending(
+    env: Env,
+    settings: Settings,
+    conn: Connection,
+    requests: list[tuple[str, Request]],
+    reporter: Reporter,
+    budget: BudgetFlags,
+) -> Price | None:
+    """The preflight checks (preflight.py) of a run; returns the model's price for the cost line."""
+    from cvstream.preflight import Input, preflight
+
+    price = price_of(env, settings)
+
+    def count(index: int) -> int:
+        from cvstream.source import count_tokens
+
+        return count_tokens(conn, requests[index][1])
+
+    inputs = [Input(label, len(r.user) + len(r.system or ""), r.max_tokens) for label, r in requests]
+    preflight(inputs, settings.model.value, settings.resolved_model.entry, count, reporter.note, price, budget.max_cost)
+    return price
+
+
 def stream_answers(
     env: Env,
     inputs: list[tuple[str, str]],
     system: str | None,
     *,
     settings: SettingFlags,
+    budget: BudgetFlags = BudgetFlags(),
     request: RequestFlags,
     network: NetworkFlags,
     output: OutputFlags,
@@ -102,6 +140,8 @@ def stream_answers(
     secrets = known_secrets(env.environ, env.cwd)
     reporter = Reporter(env, quiet=output.quiet, secrets=secrets)
     resolved = settings_for(env, settings, reporter.warning)
+    if (lifecycle := resolved.resolved_model.note) is not None:
+        reporter.note(f"note: {lifecycle}")
     conn, mock = connect(resolved, network)
     if mock is not None:
         reporter.note(f"offline: answers come from cvstream's built-in mock server at {conn.base_url}")
@@ -123,16 +163,18 @@ def stream_answers(
     ]
     if shape is not None:
         job_list = shape(job_list, resolved)
-    options = Options(
-        method=resolved.method.value,
-        mode=mode,
-        show_usage=not output.no_usage,
-        show_thinking=not output.hide_thinking,
-        jobs=jobs,
-        out_dir=out_dir,
-        debug=output.debug,
-    )
     try:
+        price = check_before_sending(env, resolved, conn, [(j.label, j.request) for j in job_list], reporter, budget)
+        options = Options(
+            method=resolved.method.value,
+            mode=mode,
+            show_usage=not output.no_usage,
+            show_thinking=not output.hide_thinking,
+            jobs=jobs,
+            out_dir=out_dir,
+            debug=output.debug,
+            price=price,
+        )
         return int(run(env, reporter, conn, job_list, options))
     finally:
         if mock is not None:

@@ -26,6 +26,7 @@ LARGE_INPUT_CHARS = 100_000
 class Input:
     label: str
     chars: int  # characters of user and system text
+    max_tokens: int  # its request's max_tokens (a whole CV may get more room than --max-tokens' default)
 
 
 def check_max_tokens(model_id: str, entry: ModelEntry | None, max_tokens: int) -> None:
@@ -51,14 +52,14 @@ def preflight(
     inputs: Sequence[Input],
     model_id: str,
     entry: ModelEntry | None,
-    max_tokens: int,
     count: Callable[[int], int],
     note: Callable[[str], None],
     price: Price | None = None,
     max_cost: float | None = None,
 ) -> None:
     """Raise a `UsageError` (exit 2) if the run should not be sent; `count(i)` counts input i's tokens."""
-    check_max_tokens(model_id, entry, max_tokens)
+    for item in inputs:
+        check_max_tokens(model_id, entry, item.max_tokens)
     if max_cost is not None and price is None:
         raise UsageError(
             f"--max-cost needs a price for {model_id}, and prices.toml has none",
@@ -78,9 +79,9 @@ def preflight(
             note(f"note: {item.label}: could not count its tokens first ({exc.message}); sending it anyway")
             continue
         if large:
-            check_fits(item.label, model_id, entry, tokens, max_tokens)
+            check_fits(item.label, model_id, entry, tokens, item.max_tokens)
         if price is not None:
-            worst += price.worst_case(tokens, max_tokens)
+            worst += price.worst_case(tokens, item.max_tokens)
     if max_cost is not None and worst > max_cost:
         several = " (the sum over all inputs)" if len(inputs) > 1 else ""
         raise UsageError(

@@ -32,6 +32,7 @@ from cvstream.sinks import OutputMode, Sink, make_sink, sink_error
 from cvstream.usage import Summary, usage_table
 
 if TYPE_CHECKING:
+    from cvstream.prices import Price
     from cvstream.rewrite import SinkFactory
     from cvstream.source import Client, Connection, Request
 
@@ -47,6 +48,7 @@ class Options:
     jobs: int = 4
     out_dir: Path | None = None
     debug: bool = False
+    price: Price | None = None  # the model's price (prices.toml): the usage line and summary show the cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ class _Answer:
 class Runner:
     def __init__(self, env: Env, reporter: Reporter, conn: Connection, jobs: list[Job], options: Options) -> None:
         self.env, self.reporter, self.conn, self.options = env, reporter, conn, options
-        self.answers = [_Answer(job) for job in jobs]
+        self.answers = [_Answer(job, Summary(price=options.price)) for job in jobs]
         self.several = len(jobs) > 1
         self.cancel = threading.Event()
         self.events: queue.SimpleQueue[tuple[int, object, float]] = queue.SimpleQueue()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cvstream.events import (
     Event,
@@ -16,6 +16,9 @@ from cvstream.events import (
     ToolInputDelta,
     UsageUpdate,
 )
+
+if TYPE_CHECKING:
+    from cvstream.prices import Price
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,7 @@ class Summary:
     started_at: float = 0.0
     first_token_at: float | None = None
     ended_at: float | None = None
-    cost: float | None = None  # dollars, when prices.toml prices the model (set by the run, not by events)
+    price: Price | None = None  # from prices.toml, when it prices the model: gives `cost`
     received_chars: int = 0  # text, thinking and tool input received: an estimate when usage is cut short
 
     def fold(self, event: Event, now: float) -> None:
@@ -93,6 +96,11 @@ class Summary:
     @property
     def duration(self) -> float | None:
         return None if self.ended_at is None else self.ended_at - self.started_at
+
+    @property
+    def cost(self) -> float | None:
+        """Dollars, when the model has a price (and every kind of token used has one)."""
+        return None if self.price is None else self.price.cost(self.usage)
 
     def output_estimated(self) -> bool:
         """Did the answer stop before the API reported its output tokens (so they are estimated)?"""
@@ -125,7 +133,7 @@ class Summary:
             "usage": self.usage.as_dict(),
             "ttft_s": None if ttft is None else round(ttft, 4),
             "duration_s": None if duration is None else round(duration, 4),
-            "cost_usd": None if self.cost is None else round(self.cost, 6),
+            "cost_usd": None if (cost := self.cost) is None else round(cost, 6),
         }
         if self.output_estimated():  # cut short: the text received, at about 4 characters a token
             line["output_tokens_estimated"] = self.estimated_output()
@@ -154,7 +162,7 @@ def format_summary(summary: Summary, label: str | None = None, *, so_far: bool =
     if (tps := summary.tokens_per_second()) is not None:
         optional.append((0, f"{tps:.0f} tok/s"))
     head = (f"{label}: " if label else "") + ("usage so far: " if so_far else "usage: ")
-    cost = [f"${summary.cost:,.4f}"] if summary.cost is not None else []  # always last, never dropped
+    cost = [f"${dollars:,.4f}"] if (dollars := summary.cost) is not None else []  # always last, never dropped
     while True:
         line = head + " · ".join(fixed + [text for _, text in optional] + cost)
         if len(line) <= WIDTH or not optional:

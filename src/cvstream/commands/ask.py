@@ -6,9 +6,17 @@ from typing import Annotated
 
 import typer
 
-from cvstream.context import env_of
+from cvstream.context import Env, env_of
 from cvstream.errors import UsageError
-from cvstream.flags import InputFlags, NetworkFlags, OutputFlags, RequestFlags, SettingFlags, with_flags
+from cvstream.flags import (
+    BudgetFlags,
+    InputFlags,
+    NetworkFlags,
+    OutputFlags,
+    RequestFlags,
+    SettingFlags,
+    with_flags,
+)
 
 EPILOG = (
     "Examples:\n\n"
@@ -19,18 +27,39 @@ EPILOG = (
 )
 
 
+# `ask`'s own argument, shared with `cvstream count ask`.
+PromptArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="The instruction (words are joined by spaces).", show_default=False),
+]
+
+
+def read_inputs(
+    env: Env, prompt: list[str] | None, request: RequestFlags, stdin: InputFlags
+) -> tuple[list[tuple[str, str]], str | None]:
+    """`ask`'s one input (label, user message) and its system text: what `ask` sends and `count ask` counts."""
+    from cvstream.inputs import read_stdin
+    from cvstream.launch import system_text
+    from cvstream.prompt import ask_message
+
+    piped = not env.stdin_isatty and not stdin.no_stdin
+    stdin_text = read_stdin(env.stdin) if piped else None
+    user = ask_message(list(prompt or []), stdin_text)
+    if not user.strip():
+        raise UsageError("no prompt given", 'pass one (cvstream ask "...") or pipe text on stdin')
+    return [("prompt", user)], system_text(env, request, None)
+
+
 @with_flags
 def ask(
     ctx: typer.Context,
-    prompt: Annotated[
-        list[str] | None,
-        typer.Argument(help="The instruction (words are joined by spaces).", show_default=False),
-    ] = None,
+    prompt: PromptArg = None,
     settings: SettingFlags = SettingFlags(),
     request: RequestFlags = RequestFlags(),
     output: OutputFlags = OutputFlags(),
     network: NetworkFlags = NetworkFlags(),
     stdin: InputFlags = InputFlags(),
+    budget: BudgetFlags = BudgetFlags(),
 ) -> int:
     """Ask anything; piped stdin is included below the instruction.
 
@@ -38,23 +67,18 @@ def ask(
     <input> ... </input> tags. In a `while read` loop pass --no-stdin (or `< /dev/null`), or the
     first question reads the rest of the loop's input.
     """
-    from cvstream.inputs import read_stdin
-    from cvstream.launch import output_mode, preload_sdk, stream_answers, system_text
-    from cvstream.prompt import ask_message
+    from cvstream.launch import output_mode, preload_sdk, stream_answers
 
     preload_sdk()
     env = env_of(ctx)
     mode = output_mode(env, output)
-    piped = not env.stdin_isatty and not stdin.no_stdin
-    stdin_text = read_stdin(env.stdin) if piped else None
-    user = ask_message(list(prompt or []), stdin_text)
-    if not user.strip():
-        raise UsageError("no prompt given", 'pass one (cvstream ask "...") or pipe text on stdin')
+    inputs, system = read_inputs(env, prompt, request, stdin)
     return stream_answers(
         env,
-        [("prompt", user)],
-        system_text(env, request, None),
+        inputs,
+        system,
         settings=settings,
+        budget=budget,
         request=request,
         network=network,
         output=output,

@@ -7,14 +7,18 @@ bullets rewritten in place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cvstream.context import env_of
+from cvstream.context import Env, env_of
 from cvstream.errors import UsageError
-from cvstream.flags import NetworkFlags, OutputFlags, RequestFlags, SettingFlags, with_flags
+from cvstream.flags import BudgetFlags, NetworkFlags, OutputFlags, RequestFlags, SettingFlags, with_flags
+
+if TYPE_CHECKING:
+    from cvstream.rewrite import DocumentFlags, DocumentInput
 
 EPILOG = (
     "Examples:\n\n"
@@ -34,38 +38,98 @@ def example_path() -> Path:
     return Path(__file__).resolve().parent.parent / "examples" / "bullets.txt"
 
 
+# `enhance`'s own inputs, declared once and shared with `cvstream count enhance`.
+FilesArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="CVs (.md, .txt, .tex, .docx) or bullet files (one bullet per line); - reads stdin. None: stdin.",
+        show_default=False,
+    ),
+]
+JobOpt = Annotated[
+    Path | None,
+    typer.Option("--job", help="A job description to tailor the bullets to.", dir_okay=False),
+]
+ExampleOpt = Annotated[
+    bool, typer.Option("--example", help="Use the example bullets shipped with cvstream.", metavar="")
+]
+OnlyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--only",
+        help="Rewrite only the bullets under headings containing this text (repeatable).",
+        rich_help_panel=DOCUMENTS,
+        show_default=False,
+        metavar="TEXT",
+    ),
+]
+
+
+@dataclass
+class Prepared:
+    """What an `enhance` run sends: one (label, user message) per input, the system text, and the
+    documents when the inputs are whole CVs (None: the flat bullets flow)."""
+
+    inputs: list[tuple[str, str]]
+    system: str | None
+    documents: list[DocumentInput] | None
+
+
+def read_enhance_inputs(
+    env: Env,
+    files: list[str] | None,
+    job: Path | None,
+    example: bool,
+    request: RequestFlags,
+    flags: DocumentFlags,
+    *,
+    mode: str,
+    out_dir: Path | None,
+) -> Prepared:
+    """Read and check every input: what `enhance` sends and `count enhance` counts."""
+    from cvstream.inputs import decode_input, read_file
+    from cvstream.launch import system_text
+    from cvstream.prompt import ENHANCE_SYSTEM, enhance_message, parse_bullets
+    from cvstream.rewrite import read_documents, read_inputs
+
+    names = list(files or [])
+    if example:
+        names.append(str(example_path()))
+    if not names:
+        if env.stdin_isatty:
+            raise UsageError("no bullets given", "pass a file (cvstream enhance bullets.txt) or pipe bullets on stdin")
+        names = ["-"]
+    if names.count("-") > 1:
+        raise UsageError("stdin (-) can be read only once")
+    job_text = read_file(str(job), env.cwd) if job is not None else None
+    labels = ["stdin" if name == "-" else (Path(name).name if example else name) for name in names]
+    raw = read_inputs(list(zip(names, labels, strict=True)), env)
+    documents = read_documents(raw, env, flags, job_text=job_text, mode=mode, out_dir=out_dir)
+    if documents is not None:
+        from cvstream.documents.prompt import DOCUMENT_SYSTEM
+
+        return Prepared([(d.label, d.user) for d in documents], system_text(env, request, DOCUMENT_SYSTEM), documents)
+    inputs = []
+    for _, label, data in raw:
+        bullets = parse_bullets(decode_input(data, label))
+        if not bullets:
+            raise UsageError(f"{label} has no bullets (it is empty or blank)")
+        inputs.append((label, enhance_message(bullets, job_text)))
+    return Prepared(inputs, system_text(env, request, ENHANCE_SYSTEM), None)
+
+
 @with_flags
 def enhance(
     ctx: typer.Context,
-    files: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="CVs (.md, .txt, .tex, .docx) or bullet files (one bullet per line); - reads stdin. None: stdin.",
-            show_default=False,
-        ),
-    ] = None,
-    job: Annotated[
-        Path | None,
-        typer.Option("--job", help="A job description to tailor the bullets to.", dir_okay=False),
-    ] = None,
+    files: FilesArg = None,
+    job: JobOpt = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Files processed at once.", min=1)] = 4,
     out_dir: Annotated[
         Path | None,
         typer.Option("--out-dir", "-o", help="Write each result to its own file here.", file_okay=False),
     ] = None,
-    example: Annotated[
-        bool, typer.Option("--example", help="Use the example bullets shipped with cvstream.", metavar="")
-    ] = False,
-    only: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--only",
-            help="Rewrite only the bullets under headings containing this text (repeatable).",
-            rich_help_panel=DOCUMENTS,
-            show_default=False,
-            metavar="TEXT",
-        ),
-    ] = None,
+    example: ExampleOpt = False,
+    only: OnlyOpt = None,
     diff: Annotated[
         bool,
         typer.Option(
@@ -98,6 +162,7 @@ def enhance(
     request: RequestFlags = RequestFlags(),
     output: OutputFlags = OutputFlags(),
     network: NetworkFlags = NetworkFlags(),
+    budget: BudgetFlags = BudgetFlags(),
 ) -> int:
     """Rewrite CV bullets: strong verbs, every fact kept, one bullet out per bullet in.
 
@@ -107,74 +172,43 @@ def enhance(
     run in one process, --jobs at a time: on stdout one after another under a header line, or each
     to its own file with --out-dir.
     """
-    from cvstream.inputs import decode_input, read_file
-    from cvstream.launch import output_mode, preload_sdk, stream_answers, system_text
-    from cvstream.prompt import ENHANCE_SYSTEM, enhance_message, parse_bullets
-    from cvstream.rewrite import DocumentFlags, read_documents, read_inputs
+    from cvstream.launch import output_mode, preload_sdk, stream_answers
+    from cvstream.rewrite import DocumentFlags
 
     preload_sdk()
     env = env_of(ctx)
     mode = output_mode(env, output)
-    names = list(files or [])
-    if example:
-        names.append(str(example_path()))
-    if not names:
-        if env.stdin_isatty:
-            raise UsageError("no bullets given", "pass a file (cvstream enhance bullets.txt) or pipe bullets on stdin")
-        names = ["-"]
-    if names.count("-") > 1:
-        raise UsageError("stdin (-) can be read only once")
-    if len(names) > 1 and out_dir is None and not mode.several:
+    if len(files or []) + example > 1 and out_dir is None and not mode.several:
         raise UsageError(
             f"--{mode.flag} cannot hold several inputs on one stdout",
             "add --out-dir DIR (one file each), or use --json (NDJSON with an input field)",
         )
-    job_text = read_file(str(job), env.cwd) if job is not None else None
     out_dir = out_dir if out_dir is None or out_dir.is_absolute() else env.cwd / out_dir
-    labels = ["stdin" if name == "-" else (Path(name).name if example else name) for name in names]
-    raw = read_inputs(list(zip(names, labels, strict=True)), env)
     flags = DocumentFlags(tuple(only or ()), diff, strict, in_place, no_backup)
-    documents = read_documents(raw, env, flags, job_text=job_text, mode=mode.flag, out_dir=out_dir)
-    if documents is not None:
-        from cvstream.documents.prompt import DOCUMENT_SYSTEM
+    prepared = read_enhance_inputs(env, files, job, example, request, flags, mode=mode.flag, out_dir=out_dir)
+    shape = None
+    if prepared.documents is not None:
         from cvstream.rewrite import shape_jobs
 
-        _unique_targets([out_dir / d.filename for d in documents] if out_dir is not None else [])
-        return stream_answers(
-            env,
-            [(d.label, d.user) for d in documents],
-            system_text(env, request, DOCUMENT_SYSTEM),
-            settings=settings,
-            request=request,
-            network=network,
-            output=output,
-            mode=mode,
-            jobs=jobs,
-            out_dir=out_dir,
-            shape=shape_jobs(env, documents, flags, mode.flag),
-        )
-    system = system_text(env, request, ENHANCE_SYSTEM)
-    inputs = []
-    for _, label, data in raw:
-        bullets = parse_bullets(decode_input(data, label))
-        if not bullets:
-            raise UsageError(f"{label} has no bullets (it is empty or blank)")
-        inputs.append((label, enhance_message(bullets, job_text)))
-    if out_dir is not None:
+        _unique_targets([out_dir / d.filename for d in prepared.documents] if out_dir is not None else [])
+        shape = shape_jobs(env, prepared.documents, flags, mode.flag)
+    elif out_dir is not None:
         from cvstream.run import output_path
 
-        _unique_targets([output_path(out_dir, label, mode) for label, _ in inputs])
+        _unique_targets([output_path(out_dir, label, mode) for label, _ in prepared.inputs])
     return stream_answers(
         env,
-        inputs,
-        system,
+        prepared.inputs,
+        prepared.system,
         settings=settings,
+        budget=budget,
         request=request,
         network=network,
         output=output,
         mode=mode,
         jobs=jobs,
         out_dir=out_dir,
+        shape=shape,
     )
 
 
