@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -265,13 +265,8 @@ def read_cache(path: Path) -> Catalog | None:
 
 def write_cache(path: Path, catalog: Catalog, endpoint: str) -> None:
     """Replace the cache atomically (a reader never sees half a file); failures are not fatal."""
-    known = {f.name for f in fields(ModelEntry)}
-    body = {
-        "version": _CACHE_VERSION,
-        "endpoint": endpoint,
-        "fetched_at": catalog.fetched_at,
-        "models": [{k: v for k, v in m.as_dict().items() if k in known} for m in catalog.models],
-    }
+    models = [m.as_dict() for m in catalog.models]
+    body = {"version": _CACHE_VERSION, "endpoint": endpoint, "fetched_at": catalog.fetched_at, "models": models}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models.", suffix=".tmp")

@@ -28,9 +28,15 @@ app = typer.Typer(
     no_args_is_help=False,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="NDJSON (the default when stdout is not a terminal).")]
-OfflineOpt = Annotated[bool, typer.Option("--offline", help="Ask the built-in mock server (no key needed).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No note on stderr about where the list came from.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="NDJSON (the default when stdout is not a terminal).", metavar="")
+]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Ask the built-in mock server (no key needed).", metavar="")
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No note on stderr about where the list came from.", metavar="")
+]
 
 
 def _settings(env: Env, offline: bool, reporter: Reporter) -> Settings:
@@ -146,9 +152,9 @@ def _context(ctx: typer.Context, quiet: bool) -> tuple[Env, Reporter]:
 @with_flags
 def list_models(
     ctx: typer.Context,
-    all_models: Annotated[bool, typer.Option("--all", help="Include retired models.")] = False,
+    all_models: Annotated[bool, typer.Option("--all", help="Include retired models.", metavar="")] = False,
     refresh: Annotated[
-        bool, typer.Option("--refresh", help="Fetch the list again, even if the cache is fresh.")
+        bool, typer.Option("--refresh", help="Fetch the list again, even if the cache is fresh.", metavar="")
     ] = False,
     json: JsonOpt = False,
     offline: OfflineOpt = False,
