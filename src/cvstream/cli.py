@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from cvstream import __version__
-from cvstream.commands import ask, batch, completion, config, enhance, mock, models, serve
+from cvstream.commands import ask, batch, completion, config, count, enhance, mock, models, serve
 from cvstream.context import Env
 from cvstream.errors import CvstreamError, ExitStatus, UsageError
 
@@ -30,10 +30,11 @@ app.command(epilog=enhance.EPILOG)(enhance.enhance)
 app.command(epilog=ask.EPILOG)(ask.ask)
 app.command(epilog=mock.EPILOG)(mock.mock)
 app.command(epilog=serve.EPILOG)(serve.serve)
-app.command(epilog=config.EPILOG)(config.config)
+app.add_typer(config.app, name="config")
 app.command(epilog=completion.EPILOG)(completion.completion)
 app.add_typer(batch.batch_app)
 app.add_typer(models.app, name="models")
+app.add_typer(count.app, name="count")
 
 
 def _version(value: bool) -> None:
