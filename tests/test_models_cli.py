@@ -201,3 +201,25 @@ def test_the_default_is_the_newest_current_sonnet_of_the_cached_list(
     assert server.records[-1].body is not None and server.records[-1].body["model"] == "claude-sonnet-7"
     shown = cli("config", base_url=server.base_url)
     assert "model        claude-sonnet-7  (default: the newest sonnet)" in shown.out
+
+
+def test_help_and_resolution_never_import_the_sdk(home: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    env = subprocess_env(HOME=str(home), CVSTREAM_CACHE_DIR=str(home / "cache"))
+    for args in (["models", "--help"], ["models", "show", "--help"], ["count", "ask", "--help"], ["config", "prices"]):
+        run = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "cvstream", *args], capture_output=True, env=env
+        )
+        assert run.returncode == 0, run.stderr
+        assert b" anthropic\n" not in run.stderr, args
+    code = (
+        "import sys; from pathlib import Path; from cvstream.config import load_settings; "
+        "s = load_settings({'CVSTREAM_CACHE_DIR': sys.argv[1]}, Path(sys.argv[1]), model='haiku'); "
+        "print(s.model.value, 'anthropic' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True, env=env)
+    assert run.stdout == "claude-haiku-5-5 False\n", run.stderr
