@@ -221,5 +221,5 @@ def test_help_and_resolution_never_import_the_sdk(home: Path) -> None:
         "s = load_settings({'CVSTREAM_CACHE_DIR': sys.argv[1]}, Path(sys.argv[1]), model='haiku'); "
         "print(s.model.value, 'anthropic' in sys.modules)"
     )
-    run = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True, env=env)
-    assert run.stdout == "claude-haiku-5-5 False\n", run.stderr
+    resolved = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True, env=env)
+    assert resolved.stdout == "claude-haiku-5-5 False\n", resolved.stderr

@@ -11,14 +11,9 @@ directory (platformdirs; CVSTREAM_CACHE_DIR overrides it), and is fresh for 24 h
 
 from __future__ import annotations
 
-import ast
-import difflib
-import hashlib
-import importlib.util
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -156,6 +151,8 @@ class Catalog:
 
 # -- the SDK's list ------------------------------------------------------------------------------------
 def _sdk_dir() -> Path | None:
+    import importlib.util
+
     spec = importlib.util.find_spec("anthropic")  # finds the package without running its __init__
     if spec is None or spec.origin is None:
         return None
@@ -163,6 +160,8 @@ def _sdk_dir() -> Path | None:
 
 
 def _string_constants(path: Path) -> list[str]:
+    import ast
+
     tree = ast.parse(path.read_text(encoding="utf-8"))
     return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
@@ -184,6 +183,8 @@ def known_models() -> tuple[str, ...]:
 @cache
 def deprecated_models() -> dict[str, str]:
     """The SDK's deprecated ids -> their retirement date as the SDK writes it ("June 30th, 2026")."""
+    import ast
+
     root = _sdk_dir()
     try:
         if root is not None:
@@ -247,6 +248,8 @@ def cache_file(environ: Mapping[str, str], endpoint: str) -> Path:
     elif endpoint == "offline":
         name = "models-offline.json"
     else:
+        import hashlib
+
         name = f"models-{hashlib.sha256(endpoint.encode()).hexdigest()[:12]}.json"
     return cache_dir(environ) / name
 
@@ -267,6 +270,8 @@ def write_cache(path: Path, catalog: Catalog, endpoint: str) -> None:
     """Replace the cache atomically (a reader never sees half a file); failures are not fatal."""
     models = [m.as_dict() for m in catalog.models]
     body = {"version": _CACHE_VERSION, "endpoint": endpoint, "fetched_at": catalog.fetched_at, "models": models}
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models.", suffix=".tmp")
@@ -287,25 +292,6 @@ def fetched(environ: Mapping[str, str], endpoint: str, rows: Iterable[Mapping[st
     catalog = Catalog(tuple(ModelEntry.from_api(row) for row in rows), "api", now)
     write_cache(cache_file(environ, endpoint), catalog, endpoint)
     return catalog
-
-
-def describe_origin(catalog: Catalog, now: float) -> str:
-    """Where a list came from, for the note under `cvstream models`."""
-    if catalog.origin == "api":
-        return "the Models API (just fetched; cached for 24 h)"
-    if catalog.origin == "cache":
-        return f"the cache, fetched {format_age(catalog.age(now) or 0.0)} ago"
-    return "the installed SDK's built-in list (no limits or dates)"
-
-
-def format_age(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"
 
 
 # -- short names ---------------------------------------------------------------------------------------
@@ -368,6 +354,8 @@ def resolve(name: str, catalog: Catalog, user: Mapping[str, str]) -> Resolved:
 
 
 def _unknown(name: str, catalog: Catalog, user: Mapping[str, str]) -> UsageError:
+    import difflib
+
     table = alias_table(catalog, user)
     close = difflib.get_close_matches(name.lower(), [*table, *(m.id for m in catalog.models)], n=1)
     guess = f" (did you mean {close[0]}?)" if close else ""

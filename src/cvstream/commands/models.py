@@ -169,7 +169,6 @@ def list_models(
     """
     if ctx.invoked_subcommand is not None:
         return 0
-    from cvstream import models
 
     env, reporter = _context(ctx, quiet)
     settings = _settings(env, offline, reporter)
@@ -183,7 +182,7 @@ def list_models(
         _write(env, _table(entries, by_id))
     more = f"; {hidden} retired not shown (--all shows them)" if hidden else ""
     why = f" (cannot fetch the list: {problem})" if problem else ""
-    reporter.note(f"models: {len(entries)} from {models.describe_origin(catalog, time.time())}{why}{more}")
+    reporter.note(f"models: {len(entries)} from {describe_origin(catalog, time.time())}{why}{more}")
     return 0
 
 
@@ -215,9 +214,7 @@ def show(
             raise CvstreamError(
                 f"cannot ask the API about {resolved.id} ({exc.message}), and the models list does not have it"
             ) from None
-        reporter.note(
-            f"note: cannot ask the API ({exc.message}); showing {models.describe_origin(catalog, time.time())}"
-        )
+        reporter.note(f"note: cannot ask the API ({exc.message}); showing {describe_origin(catalog, time.time())}")
         data = entry.as_dict()
     aliases = [a for a, target in models.alias_table(catalog, settings.aliases).items() if target == data["id"]]
     data["aliases"] = aliases
@@ -254,3 +251,22 @@ def _details(data: dict[str, Any]) -> list[str]:
     ]
     width = max(len(name) for name, _ in rows)
     return [f"{name:<{width}}  {value}" for name, value in rows]
+
+
+def describe_origin(catalog: Catalog, now: float) -> str:
+    """Where a list came from, for the note under `cvstream models`."""
+    if catalog.origin == "api":
+        return "the Models API (just fetched; cached for 24 h)"
+    if catalog.origin == "cache":
+        return f"the cache, fetched {format_age(catalog.age(now) or 0.0)} ago"
+    return "the installed SDK's built-in list (no limits or dates)"
+
+
+def format_age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
