@@ -223,3 +223,18 @@ def test_help_and_resolution_never_import_the_sdk(home: Path) -> None:
     )
     resolved = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True, text=True, env=env)
     assert resolved.stdout == "claude-haiku-5-5 False\n", resolved.stderr
+
+
+def test_the_readme_examples_match_the_output(cli: Cli, mock: MockServer) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = cli("models", tty=True, base_url=mock.base_url)
+    shown = readme.split("$ cvstream models\n", 1)[1].split("```", 1)[0].splitlines()
+    assert shown[:4] == table.out.splitlines()[:4]
+    assert shown[5] == table.out.splitlines()[-1]
+    assert shown[6] == table.stderr.rstrip("\n")
+    refused = cli("ask", "-m", "sonet", "hi", base_url=mock.base_url)
+    example = readme.split('$ cvstream ask -m sonet "hi"\n', 1)[1].split("```", 1)[0]
+    assert refused.stderr == example
+    counted = cli("count", "enhance", "--example", "-m", "haiku", "--offline", key=None)
+    example = readme.split("$ cvstream count enhance --example -m haiku --offline\n", 1)[1].split("```", 1)[0]
+    assert counted.out == example
