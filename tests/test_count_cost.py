@@ -190,3 +190,16 @@ def test_a_deprecated_model_gets_a_note(cli: Cli, mock: MockServer) -> None:
     result = cli("ask", "hi", "-m", "claude-sonnet-4-5-20250929", base_url=mock.base_url)
     assert result.code == 0
     assert result.stderr.startswith("note: claude-sonnet-4-5-20250929 is deprecated (it retires on 2026-11-30)\n")
+
+
+def test_count_enhance_counts_a_whole_cv_as_enhance_sends_it(cli: Cli, mock: MockServer, home: Path) -> None:
+    (home / "cv.md").write_text(
+        "# Jane Doe\n\n## Experience\n\n- Led a team of 4 engineers\n- Built a billing system\n\n"
+        "## Education\n\n- BSc Computer Science\n"
+    )
+    for only in ([], ["--only", "Experience"]):
+        counted = json.loads(cli("count", "enhance", "cv.md", *only, "--json", base_url=mock.base_url).out)
+        sent = cli("enhance", "cv.md", *only, "--json", base_url=mock.base_url)
+        summary = json.loads(sent.out.splitlines()[-1])
+        assert counted["input_tokens"] == summary["usage"]["input_tokens"]
+        assert counted["max_tokens"] == mock.records[-1].body["max_tokens"]  # type: ignore[index]

@@ -14,13 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cvstream.commands.ask import PromptArg
-from cvstream.commands.enhance import ExampleOpt, FilesArg, JobOpt
+from cvstream.commands.enhance import ExampleOpt, FilesArg, JobOpt, OnlyOpt
 from cvstream.context import Env, env_of
 from cvstream.flags import InputFlags, NetworkFlags, RequestFlags, SettingFlags, with_flags
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cvstream.config import Settings
     from cvstream.models import ModelEntry
     from cvstream.prices import Price
+    from cvstream.run import Job
 
 app = typer.Typer(
     name="count",
@@ -66,19 +70,24 @@ def count_enhance(
     files: FilesArg = None,
     job: JobOpt = None,
     example: ExampleOpt = False,
+    only: OnlyOpt = None,
     json: JsonOpt = False,
     settings: SettingFlags = SettingFlags(),
     request: RequestFlags = RequestFlags(),
     network: NetworkFlags = NetworkFlags(),
 ) -> int:
     """Count the input tokens `cvstream enhance` would send, per file (same arguments and options)."""
-    from cvstream.commands.enhance import read_inputs
+    from cvstream.commands.enhance import read_enhance_inputs
     from cvstream.launch import preload_sdk
+    from cvstream.rewrite import DocumentFlags, shape_jobs
 
     preload_sdk()
     env = env_of(ctx)
-    inputs, system = read_inputs(env, files, job, example, request)
-    return count_inputs(env, inputs, system, settings, request, network, json)
+    flags = DocumentFlags(tuple(only or ()))
+    prepared = read_enhance_inputs(env, files, job, example, request, flags, mode="raw", out_dir=None)
+    # A whole CV gets the room for its bullets that `enhance` would give it (shape_jobs), so count that.
+    shape = shape_jobs(env, prepared.documents, flags, "raw") if prepared.documents is not None else None
+    return count_inputs(env, prepared.inputs, prepared.system, settings, request, network, json, shape)
 
 
 def count_inputs(
@@ -89,12 +98,14 @@ def count_inputs(
     request: RequestFlags,
     network: NetworkFlags,
     json: bool,
+    shape: Callable[[list[Job], Settings], list[Job]] | None = None,
 ) -> int:
     """Count each input as the run would send it; print a table, or NDJSON with --json."""
     from cvstream.commands.models import load_catalog
     from cvstream.config import known_secrets
     from cvstream.launch import connect, price_of, settings_for
     from cvstream.report import Reporter
+    from cvstream.run import Job
     from cvstream.source import Request, count_tokens
 
     reporter = Reporter(env, secrets=known_secrets(env.environ, env.cwd))
@@ -106,18 +117,15 @@ def count_inputs(
         reporter.note(f"note: {model}'s context window is unknown (cannot fetch the models list: {problem})")
     price = price_of(env, resolved)
     conn, mock = connect(resolved, network)
+    effort = request.effort.value if request.effort else None
+    jobs = [Job(label, Request(model, max_tokens, user, system, request.thinking, effort)) for label, user in inputs]
+    if shape is not None:
+        jobs = shape(jobs, resolved)
     rows = []
     try:
-        for label, user in inputs:
-            req = Request(
-                model=model,
-                max_tokens=max_tokens,
-                user=user,
-                system=system,
-                thinking=request.thinking,
-                effort=request.effort.value if request.effort else None,
-            )
-            rows.append(_row(label, model, count_tokens(conn, req), max_tokens, entry, price))
+        for job in jobs:
+            tokens = count_tokens(conn, job.request)
+            rows.append(_row(job.label, model, tokens, job.request.max_tokens, entry, price))
     finally:
         if mock is not None:
             mock.close()
@@ -127,7 +135,7 @@ def count_inputs(
     for row in rows:
         if not json and row["fits"] is False:
             reporter.note(
-                f"note: {row['input']}: {row['input_tokens']:,} input tokens + --max-tokens {max_tokens:,} "
+                f"note: {row['input']}: {row['input_tokens']:,} input tokens + --max-tokens {row['max_tokens']:,} "
                 f"do not fit in {model}'s context window of {row['context_window']:,}"
             )
     return 0
