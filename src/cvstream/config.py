@@ -62,15 +62,18 @@ def config_file(environ: Mapping[str, str]) -> Path:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """A TOML file of the user's ({} when it does not exist); a broken one is a usage error."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}  # the usual case, on every run: no parser imported
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror})") from None
     import tomllib
 
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read it ({exc.strerror})") from None
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not valid UTF-8", "save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}", "fix it, or move it away") from None
 

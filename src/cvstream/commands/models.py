@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -16,11 +16,16 @@ from cvstream.context import env_of
 from cvstream.errors import AuthError, CvstreamError
 from cvstream.flags import NetworkFlags, with_flags
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cvstream.config import Settings
     from cvstream.context import Env
     from cvstream.models import Catalog, ModelEntry
     from cvstream.report import Reporter
+    from cvstream.source import Connection
 
 app = typer.Typer(
     name="models",
@@ -71,13 +76,13 @@ def load_catalog(
     return models.fetched(env.environ, settings.endpoint, rows, now), None
 
 
-def _list(conn: Any) -> list[dict[str, Any]]:
+def _list(conn: Connection) -> list[dict[str, Any]]:
     from cvstream.source import list_models
 
     return list_models(conn)
 
 
-def _fetch(settings: Settings, network: NetworkFlags, call: Any) -> Any:
+def _fetch(settings: Settings, network: NetworkFlags, call: Callable[[Connection], T]) -> T:
     """Run `call(connection)` against the configured API, or a mock started for it with --offline."""
     from cvstream.launch import connect
 
