@@ -6,11 +6,13 @@ is paid once per worker; a few tests in test_subprocess.py run the installed com
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,8 +135,20 @@ def installed() -> Path:
     return path
 
 
+_SUBPROCESS_HOME = Path(tempfile.mkdtemp(prefix="cvstream-test-home-"))
+atexit.register(shutil.rmtree, _SUBPROCESS_HOME, True)
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CVSTREAM_"))}
+    """The environment for a real `cvstream` process: no keys or settings of the developer's, and a
+    HOME of its own, so no user .env, models cache or history is ever read or written."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CVSTREAM_", "XDG_"))}
+    env.update(
+        HOME=str(_SUBPROCESS_HOME),
+        XDG_CONFIG_HOME=str(_SUBPROCESS_HOME / ".config"),
+        XDG_CACHE_HOME=str(_SUBPROCESS_HOME / ".cache"),
+        XDG_DATA_HOME=str(_SUBPROCESS_HOME / ".local" / "share"),
+    )
     env.update(extra)
     return env
 
