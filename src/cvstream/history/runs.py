@@ -1,0 +1,71 @@
+"""What `ask` and `enhance` need from the history: the conversation to continue, and a recorder.
+
+`continuation` reads a conversation back as the `messages` history to send (user and assistant texts,
+oldest first), with its system text and model; `recorder` opens the database for recording unless
+logging is off (`--no-log`, `CVSTREAM_LOG=0`, `cvstream log off`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from cvstream.errors import CvstreamError, UsageError
+from cvstream.history.db import HistoryError, connect, db_path, logging_enabled
+from cvstream.history.store import Recorder
+
+
+@dataclass(frozen=True)
+class Continuation:
+    conversation_id: str
+    turns: tuple[tuple[str, str], ...]  # (user, assistant) pairs, oldest first
+    system: str | None  # the latest turn's system text
+    model: str  # the latest turn's model
+    partial: tuple[str, ...] = ()  # ids of partial answers sent as they were received
+    skipped: int = 0  # failed turns with no answer text (nothing to send for them)
+
+
+def continuation(environ: Mapping[str, str], cid: str | None) -> Continuation:
+    """The conversation `cid` (a unique id prefix), or the latest one if None."""
+    from cvstream.history import queries
+
+    path = db_path(environ)
+    hint = "`cvstream log` lists recorded answers; start a conversation without -c/--cid"
+    if not path.exists():
+        raise UsageError("cannot continue: no conversation is recorded yet", hint)
+    try:
+        conn = connect(path, create=False)
+    except HistoryError as exc:
+        raise CvstreamError(f"cannot continue: cannot open the history {exc.path} ({exc.reason})", hint) from None
+    try:
+        if cid is None:
+            conversation_id = queries.latest_conversation(conn)
+            if conversation_id is None:
+                raise UsageError("cannot continue: no conversation is recorded yet", hint)
+        else:
+            try:
+                conversation_id = queries.resolve_conversation(conn, cid)
+            except queries.IdLookupError as exc:
+                raise UsageError(f"cannot continue: {exc}", hint) from None
+        rows = queries.conversation(conn, conversation_id)
+    finally:
+        conn.close()
+    kept = [r for r in rows if r["answer"]]
+    last = rows[-1]
+    return Continuation(
+        conversation_id=conversation_id,
+        turns=tuple((str(r["message"]), str(r["answer"])) for r in kept),
+        system=last["system"],
+        model=str(last["model"]),
+        partial=tuple(str(r["id"]) for r in kept if r["status"] != "complete"),
+        skipped=len(rows) - len(kept),
+    )
+
+
+def recorder(
+    environ: Mapping[str, str], no_log: bool, warn: Callable[[str], None], secrets: Iterable[str] = ()
+) -> Recorder | None:
+    """An open recorder, or None when logging is off. A database that cannot be opened warns once."""
+    if no_log or not logging_enabled(environ)[0]:
+        return None
+    return Recorder(db_path(environ), warn, secrets)

@@ -1,0 +1,141 @@
+"""Pure: recorded answers -> Markdown and JSON documents (`log show` in a pipe, `log export`) and rich
+tables and renderings (`log`, `log search`, `log stats`, `log show` on a terminal). rich is imported
+inside the functions that use it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+
+def local_time(created: float, seconds: bool = False) -> str:
+    return datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
+
+
+def tokens(row: dict[str, Any]) -> str:
+    text = f"{row['input_tokens']:,} in · {row['output_tokens']:,} out"
+    if row["cache_read_tokens"] or row["cache_write_tokens"]:
+        text += f" · cache {row['cache_read_tokens']:,} read, {row['cache_write_tokens']:,} write"
+    return text
+
+
+def outcome(row: dict[str, Any]) -> str:
+    """`complete`, or `partial (interrupted: the text so far was kept)`-like wording with the error."""
+    status = str(row["status"])
+    if row["error_message"]:
+        return f"{status} ({row['error_kind']}: {row['error_message']})"
+    return status
+
+
+def header(row: dict[str, Any]) -> str:
+    what = row["command"] + (f" {row['label']}" if row["label"] and row["command"] == "enhance" else "")
+    parts = [row["id"], local_time(row["created"], seconds=True), what, row["model"], outcome(row), tokens(row)]
+    if row["stop_reason"]:
+        parts.append(row["stop_reason"])
+    return " · ".join(str(p) for p in parts)
+
+
+def conversation_markdown(turns: list[dict[str, Any]]) -> str:
+    """A whole conversation as one Markdown document: each turn's message and answer under headings."""
+    if not turns:
+        return ""
+    first = turns[0]
+    lines = [f"# Conversation {first['conversation_id']}", "", f"Started {local_time(first['created'])}.", ""]
+    system = None
+    for number, row in enumerate(turns, 1):
+        if row["system"] and row["system"] != system:
+            system = row["system"]
+            lines += ["## System", "", system.rstrip(), ""]
+        lines += [f"## User ({number})", "", str(row["message"]).rstrip(), ""]
+        lines += [f"## Assistant ({number})", "", f"<!-- {header(row)} -->", ""]
+        if row["answer"]:
+            lines += [str(row["answer"]).rstrip(), ""]
+    return "\n".join(lines)
+
+
+def conversation_json(turns: list[dict[str, Any]]) -> str:
+    document = {"conversation_id": turns[0]["conversation_id"] if turns else None, "turns": turns}
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+_STATUS_STYLE = {"complete": "green", "partial": "yellow", "failed": "red"}
+
+
+def answers_table(rows: list[dict[str, Any]], snippets: bool = False) -> Any:
+    """time, short id, command, model, status, tokens, and the message's first line (or the match)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from cvstream.history.queries import SHORT_ID
+
+    table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
+    for name in ("time", "id", "command", "model", "status"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("in/out", justify="right", no_wrap=True)
+    table.add_column("match" if snippets else "message", no_wrap=True, overflow="ellipsis", ratio=1)
+    for row in rows:
+        table.add_row(
+            local_time(row["created"]),
+            row["id"][:SHORT_ID],
+            row["command"],
+            row["model"],
+            Text(row["status"], style=_STATUS_STYLE.get(row["status"], "")),
+            f"{row['input_tokens']:,}/{row['output_tokens']:,}",
+            highlighted(" ".join(str(row["snippet"]).split())) if snippets else Text(first_line(row["message"])),
+        )
+    return table
+
+
+def highlighted(snippet: str) -> Any:
+    """A search snippet with its matches (between the queries' markers) in bold."""
+    from rich.text import Text
+
+    from cvstream.history.queries import MARK_END, MARK_START
+
+    text = Text()
+    for i, part in enumerate(snippet.replace(MARK_END, MARK_START).split(MARK_START)):
+        text.append(part, style="bold yellow" if i % 2 else "")
+    return text
+
+
+def conversation_view(rows: list[dict[str, Any]]) -> list[Any]:
+    """Each turn: a header rule, the system text when it changes, the message, thinking, the answer as Markdown."""
+    from rich.markdown import Markdown
+    from rich.padding import Padding
+    from rich.rule import Rule
+    from rich.text import Text
+
+    out: list[Any] = []
+    system = None
+    for row in rows:
+        out.append(Rule(Text(header(row), style="dim"), align="left", style="dim"))
+        if row["system"] and row["system"] != system:
+            out.append(Padding(Text(row["system"], style="dim italic"), (0, 0, 1, 2)))
+        system = row["system"]
+        out.append(Padding(Text(row["message"], style="bold"), (0, 0, 1, 2)))
+        if row["thinking"]:
+            out.append(Padding(Text(row["thinking"], style="dim"), (0, 0, 1, 2)))
+        out += [Markdown(row["answer"]), Text()]
+    return out
+
+
+def stats_tables(result: dict[str, list[dict[str, Any]]]) -> list[Any]:
+    from rich.table import Table
+
+    tables = []
+    numbers = ["answers", "partial", "failed", "input_tokens", "output_tokens", "cache_read_tokens"]
+    numbers.append("cache_write_tokens")
+    for key, title in (("by_model", "model"), ("by_day", "day")):
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        table.add_column(title)
+        for name in ("answers", "partial", "failed", "in", "out", "cache read", "cache write"):
+            table.add_column(name, justify="right")
+        for r in result[key]:
+            table.add_row(str(r[title]), *(f"{r[n]:,}" for n in numbers))
+        tables.append(table)
+    return tables
