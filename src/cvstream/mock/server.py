@@ -92,6 +92,7 @@ class _State:
     faults_done: int = 0
     connections: set[socket.socket] = field(default_factory=set)
     batches: batches.Store | None = None
+    prompt_cache: dict[str, float] = field(default_factory=dict)  # prefix hash -> expiry (replies.cache_use)
 
     def take_fault(self) -> str | None:
         """The fault this request gets, counting it against --fault-times."""
@@ -306,7 +307,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         message_id = "msg_mock_" + uuid.uuid4().hex[:20]
+        with state.cond:
+            cache = replies.cache_use(body, state.prompt_cache, time.monotonic())
         input_tokens = replies.estimate_tokens(replies.request_text(body))
+        if cache.total:  # input_tokens counts only what was neither read from nor written to the cache
+            input_tokens = max(1, input_tokens - cache.total)
         max_tokens = int(body["max_tokens"]) if isinstance(body["max_tokens"], int) else 1024
         text = (
             config.text
@@ -324,6 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
                 input_tokens=input_tokens,
                 max_tokens=max_tokens,
                 stop_reason=config.stop_reason,
+                cache=cache,
             )
             self._send_json(200, reply, request_id)
             return
@@ -339,6 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
                 max_tokens=max_tokens,
                 thinking=thinking,
                 stop_reason=config.stop_reason,
+                cache=cache,
             )
         self._stream(record, frames, request_id, fault)
 
