@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from cvstream import __version__
-from cvstream.commands import ask, batch, completion, config, count, enhance, mock, models, serve
+from cvstream.commands import ask, batch, completion, config, count, enhance, log, mock, models, serve
 from cvstream.context import Env
 from cvstream.errors import CvstreamError, ExitStatus, UsageError
 
@@ -35,6 +35,7 @@ app.command(epilog=completion.EPILOG)(completion.completion)
 app.add_typer(batch.batch_app)
 app.add_typer(models.app, name="models")
 app.add_typer(count.app, name="count")
+app.add_typer(log.app, name="log")
 
 
 def _version(value: bool) -> None:

@@ -22,7 +22,7 @@ import typer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-NETWORK, OUTPUT, REQUEST = "Network", "Output", "Request"
+NETWORK, OUTPUT, REQUEST, HISTORY = "Network", "Output", "Request", "History"
 
 
 class Method(str, Enum):
@@ -234,7 +234,38 @@ class BudgetFlags:
     ] = None
 
 
-GROUPS = (SettingFlags, RequestFlags, NetworkFlags, OutputFlags, InputFlags, BudgetFlags)
+@dataclass(frozen=True)
+class HistoryFlags:
+    """Conversations and recording (every answer is kept in the history unless logging is off)."""
+
+    continue_: Annotated[
+        bool,
+        typer.Option(
+            "--continue",
+            "-c",
+            help="Continue the latest conversation (its earlier turns are sent).",
+            metavar="",
+            rich_help_panel=HISTORY,
+        ),
+    ] = False
+    cid: Annotated[
+        str | None,
+        typer.Option(
+            "--cid",
+            help="Continue this conversation (any unique prefix of its id; see `cvstream log`).",
+            show_default=False,
+            rich_help_panel=HISTORY,
+        ),
+    ] = None
+    no_log: Annotated[
+        bool,
+        typer.Option(
+            "--no-log", help="Do not record this answer (also CVSTREAM_LOG=0).", metavar="", rich_help_panel=HISTORY
+        ),
+    ] = False
+
+
+GROUPS = (SettingFlags, RequestFlags, NetworkFlags, OutputFlags, InputFlags, BudgetFlags, HistoryFlags)
 
 
 def with_flags(func: F) -> F:

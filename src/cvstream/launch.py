@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 
 from cvstream.context import Env
 from cvstream.errors import AuthError, UsageError
-from cvstream.flags import BudgetFlags, NetworkFlags, OutputFlags, RequestFlags, SettingFlags, setting_overrides
+from cvstream.flags import (
+    BudgetFlags,
+    HistoryFlags,
+    NetworkFlags,
+    OutputFlags,
+    RequestFlags,
+    SettingFlags,
+    setting_overrides,
+)
 from cvstream.report import Reporter
 from cvstream.sinks import OutputMode, select_mode
 
@@ -129,12 +137,21 @@ def stream_answers(
     jobs: int = 4,
     out_dir: Path | None = None,
     shape: Callable[[list[Job], Settings], list[Job]] | None = None,
+    history: HistoryFlags = HistoryFlags(),
+    command: str = "ask",
 ) -> int:
     """Stream one answer per (label, user message) through the one run path; returns the exit status.
 
     `shape`, if given, adjusts the jobs once the settings are known (whole documents: their own sinks,
-    file names and a max_tokens that fits their bullets)."""
+    file names and a max_tokens that fits their bullets). With --continue/--cid the conversation's
+    earlier turns are sent before the message, with its system text (unless --system or --system-file)
+    and its model (unless one is chosen). Each answer is recorded in the history (unless logging is
+    off) by an observer of its events."""
+    from dataclasses import replace
+
     from cvstream.config import known_secrets
+    from cvstream.history.runs import continuation, recorder
+    from cvstream.history.store import AnswerMeta
     from cvstream.run import Job, Options, run
 
     secrets = known_secrets(env.environ, env.cwd)
@@ -142,7 +159,25 @@ def stream_answers(
     resolved = settings_for(env, settings, reporter.warning)
     if (lifecycle := resolved.resolved_model.note) is not None:
         reporter.note(f"note: {lifecycle}")
-    conn, mock = connect(resolved, network)
+    continued = None
+    if history.continue_ or history.cid is not None:
+        if len(inputs) > 1:
+            raise UsageError("--continue and --cid take one input: which conversation would each continue?")
+        continued = continuation(env.environ, history.cid)
+        for answer_id in continued.partial:
+            reporter.note(f"note: the earlier answer {answer_id[:12]} is partial; it is sent as it was received")
+        if request.system is None and request.system_file is None:
+            system = continued.system
+    chosen = not resolved.model.source.startswith("default")  # a flag, the environment or a .env file
+    model = continued.model if continued is not None and not chosen else resolved.model.value
+    # Opened before the first use of the SDK, so it overlaps the SDK's import on its thread.
+    record = recorder(env.environ, history.no_log, reporter.warning, secrets)
+    try:
+        conn, mock = connect(resolved, network)
+    except BaseException:
+        if record is not None:
+            record.close()
+        raise
     if mock is not None:
         reporter.note(f"offline: answers come from cvstream's built-in mock server at {conn.base_url}")
     from cvstream.source import Request
@@ -151,18 +186,36 @@ def stream_answers(
         Job(
             label,
             Request(
-                model=resolved.model.value,
+                model=model,
                 max_tokens=resolved.max_tokens.value,
                 user=user,
                 system=system,
                 thinking=request.thinking,
                 effort=request.effort.value if request.effort else None,
+                history=continued.turns if continued is not None else (),
             ),
         )
         for label, user in inputs
     ]
     if shape is not None:
         job_list = shape(job_list, resolved)
+    if record is not None:
+        conversation_id = continued.conversation_id if continued is not None else None
+        job_list = [
+            replace(
+                job,
+                observer=record.recording(
+                    AnswerMeta.of(
+                        job.request.params(),
+                        conversation_id=conversation_id,
+                        command=command,
+                        label=job.label if command == "enhance" else None,
+                        method=resolved.method.value,
+                    )
+                ),
+            )
+            for job in job_list
+        ]
     try:
         price = check_before_sending(env, resolved, conn, [(j.label, j.request) for j in job_list], reporter, budget)
         options = Options(
@@ -177,5 +230,7 @@ def stream_answers(
         )
         return int(run(env, reporter, conn, job_list, options))
     finally:
+        if record is not None:
+            record.close()
         if mock is not None:
             mock.close()

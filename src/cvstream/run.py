@@ -29,7 +29,7 @@ from cvstream.events import Event, Retrying, TextDelta, ThinkingDelta, ToolInput
 from cvstream.report import Reporter
 from cvstream.signals import Signalled, signals_as_exceptions
 from cvstream.sinks import OutputMode, Sink, make_sink, sink_error
-from cvstream.usage import Summary, usage_table
+from cvstream.usage import UNOBSERVED, Observer, Summary, usage_table
 
 if TYPE_CHECKING:
     from cvstream.prices import Price
@@ -57,6 +57,7 @@ class Job:
     request: Request
     make_sink: SinkFactory | None = None  # its own sink (a whole document: rewrite.sink_factory)
     filename: str | None = None  # its name in --out-dir, when not LABEL's stem + the mode's suffix
+    observer: Observer = UNOBSERVED  # the history records through one
 
 
 def output_path(out_dir: Path, label: str, mode: OutputMode, filename: str | None = None) -> Path:
@@ -175,6 +176,7 @@ class Runner:
         except BrokenPipeError:  # the reader closed stdout (`| head`): stop quietly
             self._stop_workers()
             self.env.silence_stdout()
+            self._drain(OutputError("stdout was closed by its reader"))
             return ExitStatus.BROKEN_PIPE
         except OSError as exc:  # stdout itself failed (a full disk, /dev/full)
             self._stop_workers()
@@ -182,6 +184,7 @@ class Runner:
             error = OutputError(
                 f"cannot write to stdout ({exc.strerror or exc})", "free some space, or write elsewhere"
             )
+            self._drain(error)
             self.reporter.error(error)
             return error.status
         finally:
@@ -211,6 +214,7 @@ class Runner:
                 continue
             if isinstance(item, _End):
                 answer.summary.ended_at = stamp
+                answer.job.observer.end(answer.summary, item.error)
                 if item.error is not None and self.several:
                     item.error.label = answer.job.label
                 answer.error = answer.error or item.error  # an output error already met stays first
@@ -221,23 +225,29 @@ class Runner:
                 continue
             else:
                 answer.summary.fold(item, stamp)  # type: ignore[arg-type]
+                answer.job.observer.event(item, stamp)  # type: ignore[arg-type]  # as it arrives
             if self.options.out_dir is not None:
                 self._to_file(answer, item)
             else:
                 self._to_stdout(answer, item)
 
-    def _drain(self) -> None:
-        """Handle the events that arrived before the stop (with --out-dir: keep them in the .partial files)."""
-        if self.options.out_dir is None:
-            return
+    def _drain(self, error: CvstreamError) -> None:
+        """After a stop: keep what arrived (history, .partial files); unfinished answers' observers hear `error`."""
         with contextlib.suppress(queue.Empty, OSError):
             while True:
                 index, item, stamp = self.events.get_nowait()
                 answer = self.answers[index]
+                if isinstance(item, _End) and item.error is None and not answer.done:
+                    answer.job.observer.end(answer.summary, None)  # it completed (an error now is the stop's)
                 if item is None or isinstance(item, _End | Retrying) or answer.done:
                     continue
                 answer.summary.fold(item, stamp)  # type: ignore[arg-type]
-                self._to_file(answer, item)
+                answer.job.observer.event(item, stamp)  # type: ignore[arg-type]
+                if self.options.out_dir is not None:
+                    self._to_file(answer, item)
+        for answer in (a for a in self.answers if not a.done):
+            answer.summary.ended_at = answer.summary.ended_at or time.monotonic()
+            answer.job.observer.end(answer.summary, error)
 
     def _to_stdout(self, answer: _Answer, item: object) -> None:
         if answer is not self.answers[self.turn]:
@@ -333,10 +343,10 @@ class Runner:
     def _interrupted(self, status: ExitStatus) -> ExitStatus:
         """Keep what arrived, say what was not finished, print the usage so far."""
         self._stop_workers()
-        self._drain()
         why = {ExitStatus.INTERRUPTED: "interrupted", ExitStatus.TERMINATED: "terminated (SIGTERM)"}.get(
             status, "hung up (SIGHUP)"
         )
+        self._drain(Interrupted(why, "the text so far was kept", status=status))
         unfinished = [a for a in self.answers if not a.done]
         now = time.monotonic()
         for answer in unfinished:

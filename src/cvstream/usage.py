@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cvstream.events import (
     Event,
@@ -18,6 +18,7 @@ from cvstream.events import (
 )
 
 if TYPE_CHECKING:
+    from cvstream.errors import CvstreamError
     from cvstream.prices import Price
 
 
@@ -141,6 +142,26 @@ class Summary:
 
 
 WIDTH = 80  # the usage line never wraps on a standard terminal
+
+
+class Observer(Protocol):
+    """Folds the same events as a Summary, for its own ends (the history records through one): each event
+    as it arrives, then the answer's end with its summary and error (told at least once)."""
+
+    def event(self, event: Event, now: float) -> None: ...
+
+    def end(self, summary: Summary, error: CvstreamError | None) -> None: ...
+
+
+class _Unobserved:
+    def event(self, event: Event, now: float) -> None:
+        pass
+
+    def end(self, summary: Summary, error: CvstreamError | None) -> None:
+        pass
+
+
+UNOBSERVED: Observer = _Unobserved()  # an answer nobody records (--no-log, logging off)
 
 
 def format_summary(summary: Summary, label: str | None = None, *, so_far: bool = False) -> str:

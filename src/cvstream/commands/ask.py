@@ -10,6 +10,7 @@ from cvstream.context import Env, env_of
 from cvstream.errors import UsageError
 from cvstream.flags import (
     BudgetFlags,
+    HistoryFlags,
     InputFlags,
     NetworkFlags,
     OutputFlags,
@@ -58,6 +59,7 @@ def ask(
     request: RequestFlags = RequestFlags(),
     output: OutputFlags = OutputFlags(),
     network: NetworkFlags = NetworkFlags(),
+    history: HistoryFlags = HistoryFlags(),
     stdin: InputFlags = InputFlags(),
     budget: BudgetFlags = BudgetFlags(),
 ) -> int:
@@ -83,4 +85,6 @@ def ask(
         network=network,
         output=output,
         mode=mode,
+        history=history,
+        command="ask",
     )

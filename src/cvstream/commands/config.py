@@ -32,12 +32,14 @@ def config(
     if ctx.invoked_subcommand is not None:
         return 0
     from cvstream.config import shown_url, user_config_dir
+    from cvstream.history.db import db_path, logging_enabled
     from cvstream.launch import settings_for
     from cvstream.report import Reporter
 
     env = env_of(ctx)
     resolved = settings_for(env, settings, Reporter(env).warning)
     key = resolved.api_key
+    logging, logging_source = logging_enabled(env.environ)
     rows = [
         ("api key", f"set (from {key.name} in {key.source})" if key.value else "not set", ""),
         ("base url", shown_url(resolved.base_url.value), resolved.base_url.source),
@@ -47,6 +49,8 @@ def config(
         ("offline", "yes" if resolved.offline.value else "no", resolved.offline.source),
         ("user config", str(user_config_dir(env.environ) / ".env"), ""),
         ("aliases", ", ".join(f"{k} = {v}" for k, v in resolved.aliases.items()) or "none", ""),
+        ("history", str(db_path(env.environ)), ""),
+        ("logging", "on" if logging else "off", logging_source),
     ]
     width = max(len(name) for name, _, _ in rows)
     for name, value, source in rows:

@@ -15,7 +15,7 @@ import typer
 
 from cvstream.context import Env, env_of
 from cvstream.errors import UsageError
-from cvstream.flags import BudgetFlags, NetworkFlags, OutputFlags, RequestFlags, SettingFlags, with_flags
+from cvstream.flags import BudgetFlags, HistoryFlags, NetworkFlags, OutputFlags, RequestFlags, SettingFlags, with_flags
 
 if TYPE_CHECKING:
     from cvstream.rewrite import DocumentFlags, DocumentInput
@@ -163,6 +163,7 @@ def enhance(
     output: OutputFlags = OutputFlags(),
     network: NetworkFlags = NetworkFlags(),
     budget: BudgetFlags = BudgetFlags(),
+    history: HistoryFlags = HistoryFlags(),
 ) -> int:
     """Rewrite CV bullets: strong verbs, every fact kept, one bullet out per bullet in.
 
@@ -209,6 +210,8 @@ def enhance(
         jobs=jobs,
         out_dir=out_dir,
         shape=shape,
+        history=history,
+        command="enhance",
     )
 
 

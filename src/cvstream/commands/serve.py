@@ -59,6 +59,10 @@ def serve(
     client_timeout: Annotated[
         float, typer.Option(help="Drop a stream whose client accepts no bytes for this many seconds.", min=0.1)
     ] = 60.0,
+    log: Annotated[
+        bool,
+        typer.Option("--log", help="Record every answer in the history (off: the texts are your users').", metavar=""),
+    ] = False,
     settings: SettingFlags = SettingFlags(),
     network: NetworkFlags = NetworkFlags(),
 ) -> int:
@@ -85,6 +89,12 @@ def serve(
     from cvstream.serve import ServeConfig, bind
     from cvstream.serve import serve as run_server
 
+    recorder = None
+    if log:
+        from cvstream.history.db import db_path
+        from cvstream.history.store import Recorder
+
+        recorder = Recorder(db_path(env.environ), Reporter(env).warning, conn.secrets)
     config = ServeConfig(
         conn=conn,
         model=resolved.model.value,
@@ -100,6 +110,7 @@ def serve(
         allow_models=list(allow_model or []),
         max_concurrent=max_concurrent,
         client_timeout=client_timeout,
+        recorder=recorder,
     )
     try:
         sock = bind(host, port)
@@ -113,4 +124,6 @@ def serve(
         sock.close()
         if mock_server is not None:
             mock_server.close()
+        if recorder is not None:
+            recorder.close()
     return 0

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from cvstream import __version__
 from cvstream.serve.body import BadRequest, ClientGone, RequestRules, is_json, parse_object, read_body
@@ -33,6 +33,9 @@ from cvstream.serve.stream import Exchange
 from cvstream.source import Connection, make_async_client
 from cvstream.source import Request as ApiRequest
 
+if TYPE_CHECKING:
+    from cvstream.history.store import Recorder
+
 
 @dataclass
 class ServeConfig:
@@ -51,6 +54,7 @@ class ServeConfig:
     max_concurrent: int = 64
     client_timeout: float = 60.0
     waiting_after: float = 5.0
+    recorder: Recorder | None = None  # `serve --log`: answers go to the history (off by default)
 
 
 def log_line(record: Record) -> str:

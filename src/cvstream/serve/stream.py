@@ -12,6 +12,8 @@ cancellation; pending retries die with the producer.
 - A failure in the stream: a `: error <message>` comment, then a final
   `data: {"text": "", "error": {"type", "message"}}` event, and no `[DONE]`.
 - Events that arrive together (one upstream chunk) are written in one send.
+- With `serve --log`, the answer is recorded in the history as its events arrive (an observer, as in the
+  CLI's run path); without it nothing is: the texts are the server's users', not the operator's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from cvstream.errors import AuthError, CvstreamError, IncompleteError, NetworkError
+from cvstream.errors import AuthError, CvstreamError, IncompleteError, Interrupted, NetworkError
 from cvstream.events import Event, Retrying, TextDelta
 from cvstream.serve.http import Headers, Receive, Record, Send, error_body, send_json
 from cvstream.sinks.sse import DONE, comment_frame, text_frame
@@ -33,6 +35,7 @@ from cvstream.source import astream_events
 from cvstream.usage import Summary
 
 if TYPE_CHECKING:
+    from cvstream.history.store import Recorder, Recording
     from cvstream.serve.app import StreamRoutes
 
 Item = Event | CvstreamError
@@ -97,6 +100,8 @@ class Exchange:
         self.finished = False  # the last frame is being sent: nothing can stop it any more
         self.reason: str | None = None  # what stopped it early: client-gone, client-timeout, shutdown
         self.blocked_since: float | None = None  # when the send in progress began
+        self.failure: CvstreamError | None = None  # the upstream's, if it failed
+        self.recording = _recording(self.config.recorder, record.path, request, method)
 
     def stop(self, reason: str) -> None:
         if not self.finished and self.reason is None:
@@ -122,6 +127,9 @@ class Exchange:
                 await events.aclose()  # closes the upstream request now, even when the task is cancelled
                 await self._after_stop()
             self.summary.ended_at = self.summary.ended_at or time.monotonic()
+            if self.recording is not None:
+                stopped = Interrupted(self.reason) if self.reason else None
+                self.recording.end(self.summary, self.failure or stopped)
 
     async def _watch_client(self) -> None:
         while (await self.receive())["type"] != "http.disconnect":
@@ -136,11 +144,14 @@ class Exchange:
                     if type(event) is Retrying:
                         self.routes.log.line(f"{self.record.method} {self.record.path} {event.describe()}")
                         continue
+                    if self.recording is not None:  # as it arrives, even if the client never reads it
+                        self.recording.event(event, time.monotonic())
                     await _put(out, event)
                     if not self.arrived.is_set():
                         self.arrived.set()
             except CvstreamError as error:
-                await _put(out, error.redacted(self.routes.secrets))
+                self.failure = error.redacted(self.routes.secrets)
+                await _put(out, self.failure)
             finally:
                 self.arrived.set()
 
@@ -235,6 +246,16 @@ class Exchange:
             else:
                 headers = [(b"retry-after", b"5"), (b"connection", b"close")]
                 await send_json(self.send, 503, error_body("shutting_down", message + "; try again shortly"), headers)
+
+
+def _recording(recorder: Recorder | None, path: str, request: ApiRequest, method: str) -> Recording | None:
+    """With `serve --log`, the answer's row in the history (command `serve`, the route as its label)."""
+    if recorder is None:
+        return None
+    from cvstream.history.store import AnswerMeta
+
+    meta = AnswerMeta.of(request.params(), conversation_id=None, command="serve", label=path, method=method)
+    return recorder.recording(meta)
 
 
 async def _put(out: MemoryObjectSendStream[Item], item: Item) -> None:

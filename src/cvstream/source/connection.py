@@ -24,12 +24,25 @@ class Request:
     system: str | None = None
     thinking: bool = False
     effort: str | None = None
+    history: tuple[tuple[str, str], ...] = ()  # earlier (user, assistant) turns, oldest first (--continue)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The earlier turns, then the new message. A cache breakpoint on the last earlier turn lets each
+        follow-up read the conversation so far from the prompt cache instead of paying for it again."""
+        messages: list[dict[str, Any]] = []
+        for number, (user, assistant) in enumerate(self.history, 1):
+            block: dict[str, Any] = {"type": "text", "text": assistant}
+            if number == len(self.history):
+                block["cache_control"] = {"type": "ephemeral"}
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": [block]}]
+        messages.append({"role": "user", "content": self.user})
+        return messages
 
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self.max_tokens,
-            "messages": [{"role": "user", "content": self.user}],
+            "messages": self.messages(),
         }
         if self.system:
             params["system"] = self.system
