@@ -71,6 +71,12 @@ def mock(mock_server: Callable[..., MockServer]) -> MockServer:
     return mock_server()
 
 
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test records into the real history: subprocesses inherit this XDG_DATA_HOME."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """An empty HOME and working directory, so no real .env file is ever read."""
@@ -97,6 +103,7 @@ def cli(home: Path) -> Callable[..., Result]:
             "HOME": str(home),
             "XDG_CONFIG_HOME": str(home / ".config"),
             "CVSTREAM_CACHE_DIR": str(home / ".cache" / "cvstream"),  # never the developer's models cache
+            "CVSTREAM_HOME": str(home.parent / "cvstream-data"),  # the history, outside the working directory
             "COLUMNS": str(columns),
             "LINES": str(lines),
         }

@@ -1,0 +1,107 @@
+"""Pure parts of the history and the mock's prompt-cache accounting."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from cvstream.history.queries import parse_span, parse_when, plain_terms
+from cvstream.history.store import new_id
+from cvstream.mock.replies import CacheUse, cache_use, min_cacheable
+from cvstream.source import Request
+
+
+def test_ids_sort_by_time_and_are_unique() -> None:
+    ids = [new_id(1_700_000_000 + i / 1000) for i in range(200)]
+    assert ids == sorted(ids) and len(set(ids)) == 200 and all(len(i) == 26 for i in ids)
+    assert new_id(1_700_000_001) > new_id(1_700_000_000)
+
+
+def test_time_spans_and_dates() -> None:
+    now = 1_800_000_000.0
+    assert parse_when("2h", now) == now - 7200 and parse_when("3d", now) == now - 3 * 86400
+    assert parse_when("90 min", now) == now - 5400 and parse_when("1w", now) == now - 7 * 86400
+    assert parse_when("2026-11-01") == time.mktime((2026, 11, 1, 0, 0, 0, 0, 0, -1))
+    assert parse_span("90d") == 90 * 86400
+    with pytest.raises(ValueError, match="not a time span"):
+        parse_when("yesterday")
+    with pytest.raises(ValueError):
+        parse_span("2026-11-01")
+
+
+def test_plain_terms_quote_every_word() -> None:
+    assert plain_terms('c++ "quoted" don\'t') == '"c++" """quoted""" "don\'t"'
+    assert plain_terms("   ") == '""'
+
+
+def test_continue_messages_put_one_breakpoint_on_the_last_earlier_turn() -> None:
+    request = Request(model="m", max_tokens=10, user="third", history=(("first", "one"), ("second", "two")))
+    assert request.params()["messages"] == [
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": [{"type": "text", "text": "one"}]},
+        {"role": "user", "content": "second"},
+        {"role": "assistant", "content": [{"type": "text", "text": "two", "cache_control": {"type": "ephemeral"}}]},
+        {"role": "user", "content": "third"},
+    ]
+    assert Request(model="m", max_tokens=10, user="hi").params()["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def _turns(*pairs: tuple[str, str], last: str = "next") -> dict[str, object]:
+    request = Request(model="claude-sonnet-4-5", max_tokens=10, user=last, history=pairs)
+    return request.params()
+
+
+def test_cache_written_once_then_read_with_look_back() -> None:
+    cache: dict[str, float] = {}
+    long_turn = ("u" * 4000, "a" * 400)  # 1,100 tokens by the mock's characters / 4
+    first = cache_use(_turns(long_turn), cache, now=0.0)
+    assert first == CacheUse(read=0, write=1100)
+    again = cache_use(_turns(long_turn, last="other"), cache, now=1.0)
+    assert again == CacheUse(read=1100, write=0)  # the same prefix: read
+    longer = cache_use(_turns(long_turn, ("more", "text")), cache, now=2.0)
+    assert longer == CacheUse(read=1100, write=2)  # an earlier boundary is read, only the new turn written
+    assert cache_use(_turns(long_turn), cache, now=2.0 + 299).read == 1100  # each read renews the 5 minutes
+    assert cache_use(_turns(long_turn), {}, now=0.0).write == 1100
+
+
+def test_cache_needs_the_minimum_length_and_a_breakpoint() -> None:
+    assert cache_use(_turns(("u" * 100, "a" * 100)), {}, now=0.0) == CacheUse()
+    assert cache_use({"model": "m", "messages": [{"role": "user", "content": "x" * 10_000}]}, {}, 0.0) == CacheUse()
+    assert min_cacheable("claude-haiku-4-5") == 4096 and min_cacheable("claude-sonnet-5-5") == 1024
+    expired: dict[str, float] = {}
+    cache_use(_turns(("u" * 4000, "a" * 400)), expired, now=0.0)
+    assert cache_use(_turns(("u" * 4000, "a" * 400)), expired, now=400.0) == CacheUse(read=0, write=1100)
+
+
+def test_full_text_index_stays_exact_through_progress_kills_and_deletes(tmp_path: Path) -> None:
+    from cvstream.events import Event, MessageStarted, MessageStopped, TextDelta, UsageUpdate
+    from cvstream.history.db import connect
+    from cvstream.history.queries import Filters, delete, prune, search
+    from cvstream.history.store import AnswerMeta, Recorder
+    from cvstream.usage import Summary
+
+    recorder = Recorder(tmp_path / "history.db", print)
+    for message, words, finished in (("one", "alpha beta", True), ("two", "gamma delta", False), ("3", "eps", True)):
+        recording = recorder.recording(AnswerMeta(None, "ask", None, "m", "create", None, message))
+        summary = Summary(started_at=0.0)
+        events: list[Event] = [MessageStarted("m", "id", UsageUpdate()), *map(TextDelta, words.split())]
+        for i, event in enumerate(events):
+            recording.event(event, float(i * 3))  # every event after 2 s: a progress write each time
+            summary.fold(event, float(i * 3))
+        if finished:  # the second is left as SIGKILL leaves it: text written, never ended
+            summary.fold(MessageStopped(), 9.0)
+            recording.end(summary, None)
+    recorder.close()
+    conn = connect(tmp_path / "history.db")
+    try:
+        assert [r["message"] for r in search(conn, "alphabeta", Filters())] == ["one"]
+        assert search(conn, "gammadelta", Filters()) == [] and search(conn, "two", Filters())  # message only
+        ids = {r["message"]: r["id"] for r in search(conn, "one OR two OR 3", Filters())}
+        assert delete(conn, [ids["two"], ids["one"]]) == 2
+        conn.execute("INSERT INTO answers_fts (answers_fts) VALUES ('integrity-check')")  # raises if inexact
+        assert prune(conn, before=time.time() + 1) == 1
+        conn.execute("INSERT INTO answers_fts (answers_fts) VALUES ('integrity-check')")
+    finally:
+        conn.close()
