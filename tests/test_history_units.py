@@ -9,7 +9,7 @@ import pytest
 
 from cvstream.history.queries import parse_span, parse_when, plain_terms
 from cvstream.history.store import new_id
-from cvstream.mock.replies import CacheUse, cache_use, min_cacheable
+from cvstream.mock.caching import CacheUse, cache_use, min_cacheable
 from cvstream.source import Request
 
 

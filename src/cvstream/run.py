@@ -145,8 +145,8 @@ class Runner:
                 error.__cause__ = exc
             put((index, _End(error), clock()))
 
-    def _stop_workers(self) -> None:
-        """Cancel every request in flight and every pending retry, without waiting for any of them."""
+    def _stop_workers(self, error: CvstreamError) -> None:
+        """Cancel every request in flight and every pending retry, without waiting for any; then _drain."""
         self.cancel.set()
         responses = [a.response for a in self.answers if a.response is not None and not a.done]
 
@@ -156,6 +156,7 @@ class Runner:
                     response.close()
 
         threading.Thread(target=close_all, daemon=True).start()
+        self._drain(error)
 
     # -- the main thread -------------------------------------------------------------------------------
     def run(self, client: Client) -> ExitStatus:
@@ -174,17 +175,15 @@ class Runner:
         except Signalled as exc:
             return self._interrupted(exc.status)
         except BrokenPipeError:  # the reader closed stdout (`| head`): stop quietly
-            self._stop_workers()
+            self._stop_workers(OutputError("stdout was closed by its reader"))
             self.env.silence_stdout()
-            self._drain(OutputError("stdout was closed by its reader"))
             return ExitStatus.BROKEN_PIPE
         except OSError as exc:  # stdout itself failed (a full disk, /dev/full)
-            self._stop_workers()
-            self.env.silence_stdout()
             error = OutputError(
                 f"cannot write to stdout ({exc.strerror or exc})", "free some space, or write elsewhere"
             )
-            self._drain(error)
+            self._stop_workers(error)
+            self.env.silence_stdout()
             self.reporter.error(error)
             return error.status
         finally:
@@ -246,7 +245,6 @@ class Runner:
                 if self.options.out_dir is not None:
                     self._to_file(answer, item)
         for answer in (a for a in self.answers if not a.done):
-            answer.summary.ended_at = answer.summary.ended_at or time.monotonic()
             answer.job.observer.end(answer.summary, error)
 
     def _to_stdout(self, answer: _Answer, item: object) -> None:
@@ -342,11 +340,10 @@ class Runner:
 
     def _interrupted(self, status: ExitStatus) -> ExitStatus:
         """Keep what arrived, say what was not finished, print the usage so far."""
-        self._stop_workers()
         why = {ExitStatus.INTERRUPTED: "interrupted", ExitStatus.TERMINATED: "terminated (SIGTERM)"}.get(
             status, "hung up (SIGHUP)"
         )
-        self._drain(Interrupted(why, "the text so far was kept", status=status))
+        self._stop_workers(Interrupted(why, "the text so far was kept", status=status))
         unfinished = [a for a in self.answers if not a.done]
         now = time.monotonic()
         for answer in unfinished:

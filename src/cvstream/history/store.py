@@ -224,7 +224,7 @@ class Recording:
                 u.cache_read_tokens,
                 u.cache_write_tokens,
                 summary.ttft,
-                summary.duration,
+                (summary.ended_at or time.monotonic()) - summary.started_at,  # (a cut answer: until now)
                 self.id,
             ),
         )

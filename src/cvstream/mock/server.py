@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
-from cvstream.mock import batches, models_api, replies
+from cvstream.mock import batches, caching, models_api, replies
 from cvstream.mock.replies import Frame
 
 # status, error.type, error.message ("{model}" is replaced by the requested model)
@@ -92,7 +92,7 @@ class _State:
     faults_done: int = 0
     connections: set[socket.socket] = field(default_factory=set)
     batches: batches.Store | None = None
-    prompt_cache: dict[str, float] = field(default_factory=dict)  # prefix hash -> expiry (replies.cache_use)
+    prompt_cache: dict[str, float] = field(default_factory=dict)  # prefix hash -> expiry (caching.cache_use)
 
     def take_fault(self) -> str | None:
         """The fault this request gets, counting it against --fault-times."""
@@ -308,7 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         message_id = "msg_mock_" + uuid.uuid4().hex[:20]
         with state.cond:
-            cache = replies.cache_use(body, state.prompt_cache, time.monotonic())
+            cache = caching.cache_use(body, state.prompt_cache, time.monotonic())
         input_tokens = replies.estimate_tokens(replies.request_text(body))
         if cache.total:  # input_tokens counts only what was neither read from nor written to the cache
             input_tokens = max(1, input_tokens - cache.total)
