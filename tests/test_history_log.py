@@ -130,8 +130,29 @@ def test_stats_by_model_and_day(cli: Cli, mock: MockServer) -> None:
     assert by_model["claude-haiku-4-5"]["answers"] == 1 and sum(r["answers"] for r in by_model.values()) == 3
     [today] = [r for r in stats if r["by"] == "day"]
     assert today["answers"] == 3 and today["output_tokens"] > 0
-    table = plain(cli("log", "stats", tty=True, columns=120).out)
-    assert "claude-haiku-4-5" in table and "cache read" in table
+    assert {r["cost"] for r in stats} == {None}  # no prices.toml: no cost
+    table = plain(cli("log", "stats", tty=True, columns=140).out)
+    assert "claude-haiku-4-5" in table and "cache read" in table and "cost" in table
+
+
+def test_stats_cost_from_the_price_table(cli: Cli, mock: MockServer, home: Path) -> None:
+    cli("ask", "-m", "claude-haiku-4-5", "a", base_url=mock.base_url)
+    cli("ask", "-m", "claude-opus-4-1", "b", base_url=mock.base_url)
+    config = home / ".config" / "cvstream"
+    config.mkdir(parents=True)
+    (config / "prices.toml").write_text("[claude-haiku-4-5]\ninput = 1.0\noutput = 5.0\n")
+    stats = ndjson(cli("log", "stats"))
+    haiku = next(r for r in stats if r.get("model") == "claude-haiku-4-5")
+    expected = (haiku["input_tokens"] * 1.0 + haiku["output_tokens"] * 5.0) / 1_000_000
+    assert haiku["cost"] == expected
+    assert next(r for r in stats if r.get("model") == "claude-opus-4-1")["cost"] is None
+    assert next(r for r in stats if r["by"] == "day")["cost"] is None  # one of its models has no price
+    (config / "prices.toml").write_text(
+        "[claude-haiku-4-5]\ninput = 1.0\noutput = 5.0\n[claude-opus-4-1]\ninput = 15\noutput = 75\n"
+    )
+    stats = ndjson(cli("log", "stats"))
+    [day] = [r for r in stats if r["by"] == "day"]
+    assert day["cost"] == sum(r["cost"] for r in stats if r["by"] == "model") > expected
 
 
 def test_path(cli: Cli, home: Path) -> None:

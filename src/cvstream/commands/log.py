@@ -231,7 +231,7 @@ def search(
 
 @app.command()
 def stats(ctx: typer.Context, since: SinceOpt = None, json: JsonOpt = False) -> int:
-    """Answers and tokens (in, out, cache read and write) by model and by day."""
+    """Answers, tokens (in, out, cache read and write) and cost (from prices.toml) by model and by day."""
     from cvstream.history import queries
 
     env = env_of(ctx)
@@ -240,6 +240,7 @@ def stats(ctx: typer.Context, since: SinceOpt = None, json: JsonOpt = False) -> 
             _empty(env)
             return 0
         result = queries.stats(conn, _since(since))
+    queries.add_costs(result, _pricing(env))
     if not _as_table(env, json):
         rows = [{"by": "model", **r} for r in result["by_model"]] + [{"by": "day", **r} for r in result["by_day"]]
         _ndjson(env, rows)
@@ -251,6 +252,24 @@ def stats(ctx: typer.Context, since: SinceOpt = None, json: JsonOpt = False) -> 
         console.print(table)
         console.print()
     return 0
+
+
+def _pricing(env: Env) -> Any:
+    """cost(model, token counts) from the user's prices.toml (None for a model it does not price)."""
+    from cvstream.config import user_config_dir
+    from cvstream.prices import load_prices, price_for
+    from cvstream.usage import Usage
+
+    prices = load_prices(user_config_dir(env.environ))
+
+    def cost(model: str, counts: dict[str, Any]) -> float | None:
+        price = price_for(prices, model, {})
+        if price is None:
+            return None
+        fields = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+        return price.cost(Usage(**{name: counts[name] for name in fields}))
+
+    return cost
 
 
 @app.command()

@@ -11,6 +11,7 @@ import json
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -198,15 +199,30 @@ def stats(conn: sqlite3.Connection, since: float | None) -> dict[str, list[dict[
         "cache_write_tokens",
     )
     by_model = conn.execute(f"SELECT model, {sums} FROM answers{where} GROUP BY model ORDER BY 2 DESC", args)
-    by_day = conn.execute(
-        f"SELECT date(created, 'unixepoch', 'localtime') AS day, {sums} FROM answers{where}"
-        " GROUP BY day ORDER BY day DESC",
+    models = [{"model": r[0], **dict(zip(names, (int(v or 0) for v in r[1:]), strict=True))} for r in by_model]
+    # By day and model, folded into days here: a day's cost is the sum of its models' costs.
+    rows = conn.execute(
+        f"SELECT date(created, 'unixepoch', 'localtime') AS day, model, {sums} FROM answers{where}"
+        " GROUP BY day, model ORDER BY day DESC",
         args,
     )
-    return {
-        "by_model": [{"model": r[0], **dict(zip(names, (int(v or 0) for v in r[1:]), strict=True))} for r in by_model],
-        "by_day": [{"day": r[0], **dict(zip(names, (int(v or 0) for v in r[1:]), strict=True))} for r in by_day],
-    }
+    days: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        day = days.setdefault(r[0], {"day": r[0], **dict.fromkeys(names, 0), "models": {}})
+        counts = dict(zip(names, (int(v or 0) for v in r[2:]), strict=True))
+        for name, value in counts.items():
+            day[name] += value
+        day["models"][r[1]] = counts
+    return {"by_model": models, "by_day": list(days.values())}
+
+
+def add_costs(result: dict[str, list[dict[str, Any]]], cost: Callable[[str, dict[str, Any]], float | None]) -> None:
+    """Give every row a `cost` (dollars, None when a model in it has no price) from `cost(model, counts)`."""
+    for row in result["by_model"]:
+        row["cost"] = cost(row["model"], row)
+    for row in result["by_day"]:
+        costs = [cost(model, counts) for model, counts in row.pop("models").items()]
+        row["cost"] = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
 
 def delete(conn: sqlite3.Connection, answer_ids: list[str]) -> int:

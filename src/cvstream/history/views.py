@@ -133,9 +133,10 @@ def stats_tables(result: dict[str, list[dict[str, Any]]]) -> list[Any]:
     for key, title in (("by_model", "model"), ("by_day", "day")):
         table = Table(box=None, pad_edge=False, header_style="bold")
         table.add_column(title)
-        for name in ("answers", "partial", "failed", "in", "out", "cache read", "cache write"):
+        for name in ("answers", "partial", "failed", "in", "out", "cache read", "cache write", "cost"):
             table.add_column(name, justify="right")
         for r in result[key]:
-            table.add_row(str(r[title]), *(f"{r[n]:,}" for n in numbers))
+            cost = "-" if r.get("cost") is None else f"${r['cost']:,.4f}"
+            table.add_row(str(r[title]), *(f"{r[n]:,}" for n in numbers), cost)
         tables.append(table)
     return tables
