@@ -1,7 +1,8 @@
 """The one execution path, for one input or many: source -> events -> sinks, the summary to stderr.
 
-Worker threads (`--jobs` of them) only produce: each runs one answer at a time through `source` and puts
-its events, stamped with the time they arrived, on one queue. The main thread is the only consumer: it
+Each answer's items come from `_produce`, stamped with the time they arrived. With one input the main
+thread produces them itself; with several, worker threads (`--jobs` of them) run one answer at a time
+and put its items on one queue. Either way the main thread is the only consumer: it
 folds every event into its answer's summary as it arrives (so timings are right even for an answer
 that waits its turn), and feeds the sinks: with `--out-dir` each answer's file at once, on stdout in
 input order (a later answer that finishes first waits, buffered, and is printed whole on its turn).
@@ -19,6 +20,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -104,46 +106,52 @@ class Runner:
             raise _Cancelled
 
     def _work(self, client: Client, todo: queue.SimpleQueue[int]) -> None:
-        from cvstream import source
-
-        clock, put, cancel = time.monotonic, self.events.put, self.cancel
-        while not cancel.is_set():
+        """A worker thread (several inputs): answers taken from `todo`, their items onto the queue."""
+        put = self.events.put
+        while not self.cancel.is_set():
             try:
                 index = todo.get_nowait()
             except queue.Empty:
                 return
-            answer = self.answers[index]
-            put((index, None, clock()))  # started: its clock starts now
-            error: CvstreamError | None = None
-            try:
-                events = source.stream_events(
-                    client,
-                    self.conn,
-                    answer.job.request,
-                    method=self.options.method,
-                    raw=self.options.mode.wants_raw,
-                    sleep=self._sleep,
-                    on_response=lambda response, a=answer: setattr(a, "response", response),  # type: ignore[misc]
-                )
-                for event in events:
-                    if cancel.is_set():
-                        raise _Cancelled
-                    put((index, event, clock()))
-            except _Cancelled:
-                return
-            except CvstreamError as exc:
-                error = exc
-            except Exception as exc:  # a worker must always report back; the main thread prints it
+            for item in self._produce(client, index):
+                put(item)
+
+    def _produce(self, client: Client, index: int) -> Iterator[tuple[int, object, float]]:
+        """One answer's items, each stamped with the time it arrived: None (started), its events, an `_End`."""
+        from cvstream import source
+
+        clock, cancel, answer = time.monotonic, self.cancel, self.answers[index]
+        yield index, None, clock()  # started: its clock starts now
+        error: CvstreamError | None = None
+        try:
+            events = source.stream_events(
+                client,
+                self.conn,
+                answer.job.request,
+                method=self.options.method,
+                raw=self.options.mode.wants_raw,
+                sleep=self._sleep,
+                on_response=lambda response: setattr(answer, "response", response),
+            )
+            for event in events:
                 if cancel.is_set():
-                    return  # the response was closed under it
-                error = CvstreamError(
-                    f"unexpected failure: {type(exc).__name__}: {exc}",
-                    "run again with --debug and report it",
-                    status=ExitStatus.INTERNAL,
-                    kind="internal",
-                )
-                error.__cause__ = exc
-            put((index, _End(error), clock()))
+                    raise _Cancelled
+                yield index, event, clock()
+        except _Cancelled:
+            return
+        except CvstreamError as exc:
+            error = exc
+        except Exception as exc:  # an answer must always report back; the main thread prints it
+            if cancel.is_set():
+                return  # the response was closed under it
+            error = CvstreamError(
+                f"unexpected failure: {type(exc).__name__}: {exc}",
+                "run again with --debug and report it",
+                status=ExitStatus.INTERNAL,
+                kind="internal",
+            )
+            error.__cause__ = exc
+        yield index, _End(error), clock()
 
     def _stop_workers(self, error: CvstreamError) -> None:
         """Cancel every request in flight and every pending retry, without waiting for any; then _drain."""
@@ -160,16 +168,19 @@ class Runner:
 
     # -- the main thread -------------------------------------------------------------------------------
     def run(self, client: Client) -> ExitStatus:
-        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for index in range(len(self.answers)):
-            todo.put(index)
-        for _ in range(max(1, min(self.options.jobs, len(self.answers)))):
-            threading.Thread(target=self._work, args=(client, todo), daemon=True).start()
-        if not self.several:
+        if self.several:
+            todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+            for index in range(len(self.answers)):
+                todo.put(index)
+            for _ in range(max(1, min(self.options.jobs, len(self.answers)))):
+                threading.Thread(target=self._work, args=(client, todo), daemon=True).start()
+            items: Iterator[tuple[int, object, float]] = iter(self.events.get, None)
+        else:  # one answer is produced on this thread: no queue to fill faster than the sink drains it
             self.reporter.start_waiting(self.answers[0].job.request.model)
+            items = self._produce(client, 0)
         try:
             with signals_as_exceptions():
-                self._consume()
+                self._consume(items)
         except KeyboardInterrupt:
             return self._interrupted(ExitStatus.INTERRUPTED)
         except Signalled as exc:
@@ -203,10 +214,9 @@ class Runner:
         for line, bold in usage_table(rows):
             self.reporter.line(line, "bold" if bold else None)
 
-    def _consume(self) -> None:
+    def _consume(self, items: Iterator[tuple[int, object, float]]) -> None:
         remaining = len(self.answers)
-        while remaining:
-            index, item, stamp = self.events.get()
+        for index, item, stamp in items:
             answer = self.answers[index]
             if item is None:
                 answer.summary.started_at = stamp
@@ -229,6 +239,8 @@ class Runner:
                 self._to_file(answer, item)
             else:
                 self._to_stdout(answer, item)
+            if not remaining:
+                return
 
     def _drain(self, error: CvstreamError) -> None:
         """After a stop: keep what arrived (history, .partial files); unfinished answers' observers hear `error`."""
