@@ -24,6 +24,7 @@ from cvstream.batch.state import Job, Store
 from cvstream.errors import CvstreamError, ExitStatus, IncompleteError, OutputError
 
 if TYPE_CHECKING:
+    from cvstream.batch.record import JobRecorder
     from cvstream.source.batches import BatchApi, BatchInfo, BatchResult
 
 FIRST_DELAY = 5.0
@@ -142,11 +143,21 @@ def _error_reason(error: dict[str, object] | None) -> str:
     return "errored"
 
 
-def save_results(results: Iterator[BatchResult], job: Job, batch: int, out_dir: Path, outcome: Outcome) -> None:
-    """Write each result to its file (skipping those already written); list the failed ones."""
+def save_results(
+    results: Iterator[BatchResult],
+    job: Job,
+    batch: int,
+    out_dir: Path,
+    outcome: Outcome,
+    record: JobRecorder | None = None,
+) -> None:
+    """Write each result to its file (skipping those already written); list the failed ones; hand each
+    result to `record` (the history), which skips those it recorded before."""
     inputs = job.by_custom_id(batch)
     for result in results:
         item = inputs.get(result.custom_id)
+        if record is not None:
+            record.add(batch, item, result)
         label, name = (item.label, item.name) if item else (result.custom_id, result.custom_id)
         if result.kind == "succeeded":
             outcome.input_tokens += result.input_tokens
@@ -178,6 +189,7 @@ def download(
     out_dir: Path,
     on_retry: Callable[[str], None],
     attempts: int = 3,
+    record: JobRecorder | None = None,
 ) -> Outcome:
     """Results of every batch of the job into `out_dir`; a download that breaks off is started again
     (what was written is skipped) up to `attempts` times in all, then raises `IncompleteError`."""
@@ -191,13 +203,16 @@ def download(
         for attempt in range(1, attempts + 1):
             partial = Outcome()
             try:
-                save_results(api.results(ref.id), job, index, out_dir, partial)
+                save_results(api.results(ref.id), job, index, out_dir, partial, record)
             except IncompleteError as exc:
                 carried += partial.written
                 if attempt >= attempts:
                     raise
                 on_retry(f"{exc.message}; downloading again (files written are kept)")
                 continue
+            finally:
+                if record is not None:
+                    record.flush()
             partial.written += carried
             partial.skipped -= carried
             _merge(outcome, partial)

@@ -5,8 +5,9 @@
 
 A job is what one `cvstream batch enhance|ask` submitted: one batch, or several when the inputs were
 over the API's limits. Its id is its first batch's id, and any of its batch ids finds it too. The file
-keeps, per input, its custom id, where it came from and the name of its output file, so results (which
-arrive in any order) can be matched to inputs days later.
+keeps, per input, its custom id, where it came from, the name of its output file and the request's user
+and system text, so results (which arrive in any order) can be matched to inputs days later, and recorded
+in the history with what was asked.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class Input:
     label: str
     name: str
     batch: int  # index into Job.batches; -1 when its batch was never submitted
+    message: str = ""  # the request's user text and system text, recorded with its answer in the history
+    system: str | None = None  # ("" and None in jobs submitted before they were kept)
 
 
 @dataclass
@@ -69,7 +72,7 @@ class Job:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         # Inputs as rows: a 100,000-input job stays a few MB.
-        data["inputs"] = [[i.custom_id, i.label, i.name, i.batch] for i in self.inputs]
+        data["inputs"] = [[i.custom_id, i.label, i.name, i.batch, i.message, i.system] for i in self.inputs]
         return {"version": VERSION, **data}
 
     @classmethod

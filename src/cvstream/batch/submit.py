@@ -66,7 +66,7 @@ def submit(
                 options=options,
                 offline=offline,
                 batches=[],
-                inputs=[Input(ids[k], item.label, item.name, -1) for k, item in enumerate(items)],
+                inputs=[Input(ids[k], item.label, item.name, -1, *_texts(item)) for k, item in enumerate(items)],
             )
         job.batches.append(BatchRef(info.id, len(part)))
         for k in part:
@@ -76,3 +76,9 @@ def submit(
         announce(info, number, len(ranges))
     assert job is not None
     return job
+
+
+def _texts(item: Item) -> tuple[str, str | None]:
+    """The request's user text and system text."""
+    system = item.params.get("system")
+    return str(item.params["messages"][-1]["content"]), system if isinstance(system, str) else None

@@ -14,7 +14,7 @@ import typer
 
 from cvstream.context import env_of
 from cvstream.errors import UsageError
-from cvstream.flags import NetworkFlags, RequestFlags, SettingFlags, with_flags
+from cvstream.flags import HistoryFlags, NetworkFlags, Omit, RequestFlags, SettingFlags, with_flags
 
 if TYPE_CHECKING:
     from cvstream.batch.actions import Session
@@ -50,6 +50,9 @@ QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No notes, progress or retry lines on stderr.", metavar="")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show a traceback with errors.", metavar="")]
+# Batch requests are not streamed (no --method); results are recorded, not continued (only --no-log).
+BatchSettings = Annotated[SettingFlags, Omit("method")]
+BatchHistory = Annotated[HistoryFlags, Omit("continue_", "cid")]
 
 
 def _run(
@@ -61,6 +64,7 @@ def _run(
     settings: SettingFlags | None = None,
     request: RequestFlags | None = None,
     default_system: str | None = None,
+    history: HistoryFlags | None = None,
 ) -> int:
     """Resolve settings, then run `work` in a session; the connection (or the --offline mock) is made on
     first use, while the SDK loads on a thread (inputs are read meanwhile)."""
@@ -77,8 +81,6 @@ def _run(
 
     env = env_of(ctx)
     flags = settings or SettingFlags()
-    if flags.method is not None:
-        raise UsageError("--method does not apply to batches: their requests are not streamed")
     reporter = Reporter(env, quiet=quiet, secrets=known_secrets(env.environ, env.cwd))
     resolved = settings_for(env, flags, reporter.warning)
     opened: list[Any] = []
@@ -102,7 +104,8 @@ def _run(
         thinking=request.thinking,
         effort=request.effort.value if request.effort else None,
     )
-    session = Session(env, reporter, Store(state_dir(env.environ)), resolved.offline.value, open_api)
+    no_log = history is not None and history.no_log
+    session = Session(env, reporter, Store(state_dir(env.environ)), resolved.offline.value, open_api, no_log)
     try:
         return work(session, options)
     finally:
@@ -166,9 +169,10 @@ def enhance(
     batch_size: BatchSizeOpt = API_MAX_REQUESTS,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
-    settings: SettingFlags = SettingFlags(),
+    settings: BatchSettings = SettingFlags(),
     request: RequestFlags = RequestFlags(),
     network: NetworkFlags = NetworkFlags(),
+    history: BatchHistory = HistoryFlags(),
 ) -> int:
     """Submit one request per bullet file, exactly as `cvstream enhance` would send it.
 
@@ -188,7 +192,14 @@ def enhance(
         return _submit(s, items, options, "enhance", out_dir, wait, batch_size)
 
     return _run(
-        ctx, work, quiet=quiet, network=network, settings=settings, request=request, default_system=ENHANCE_SYSTEM
+        ctx,
+        work,
+        quiet=quiet,
+        network=network,
+        settings=settings,
+        request=request,
+        default_system=ENHANCE_SYSTEM,
+        history=history,
     )
 
 
@@ -218,9 +229,10 @@ def ask(
     batch_size: BatchSizeOpt = API_MAX_REQUESTS,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
-    settings: SettingFlags = SettingFlags(),
+    settings: BatchSettings = SettingFlags(),
     request: RequestFlags = RequestFlags(),
     network: NetworkFlags = NetworkFlags(),
+    history: BatchHistory = HistoryFlags(),
 ) -> int:
     """Submit one request per prompt, exactly as `cvstream ask` would send it.
 
@@ -232,7 +244,7 @@ def ask(
         items = ask_items(prompts, s.env.stdin, s.env.cwd, options)
         return _submit(s, items, options, "ask", out_dir, wait, batch_size)
 
-    return _run(ctx, work, quiet=quiet, network=network, settings=settings, request=request)
+    return _run(ctx, work, quiet=quiet, network=network, settings=settings, request=request, history=history)
 
 
 def _absolute(s: Session, path: Path | None) -> Path | None:
@@ -250,6 +262,7 @@ def wait_(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     network: NetworkFlags = NetworkFlags(),
+    history: BatchHistory = HistoryFlags(),
 ) -> int:
     """Wait for a job's batches to end (a progress bar on stderr), then write the results.
 
@@ -260,7 +273,7 @@ def wait_(
     def work(s: Session, _: RequestOptions) -> int:
         return actions.follow(s, s.store.require(job_id), _absolute(s, out_dir))
 
-    return _run(ctx, work, quiet=quiet, network=network)
+    return _run(ctx, work, quiet=quiet, network=network, history=history)
 
 
 @batch_app.command()
@@ -275,6 +288,7 @@ def results(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     network: NetworkFlags = NetworkFlags(),
+    history: BatchHistory = HistoryFlags(),
 ) -> int:
     """Download an ended job's results: one file per input, skipping files already written.
 
@@ -291,7 +305,7 @@ def results(
             job = actions.adhoc(job_id, target)
         return actions.results(s, job or s.store.require(job_id), target)
 
-    return _run(ctx, work, quiet=quiet, network=network)
+    return _run(ctx, work, quiet=quiet, network=network, history=history)
 
 
 @batch_app.command("list")
