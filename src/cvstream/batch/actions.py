@@ -132,7 +132,9 @@ def results(s: Session, job: Job, out_dir: Path | None) -> int:
     try:
         with signals_as_exceptions():
             attempts = s.api.conn.max_retries + 1
-            outcome = download(job, s.api, target, s.reporter.note, attempts=attempts, record=record)
+            outcome = download(
+                job, s.api, target, s.reporter.note, attempts=attempts, record=record, sources=s.store.sources
+            )
     except (KeyboardInterrupt, Signalled) as stop:
         s.reporter.line(f"stopped: the files written so far are kept; resume with: cvstream batch results {job.id}")
         return stop.status if isinstance(stop, Signalled) else ExitStatus.INTERRUPTED

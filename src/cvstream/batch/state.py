@@ -53,6 +53,12 @@ class Input:
     batch: int  # index into Job.batches; -1 when its batch was never submitted
     message: str = ""  # the request's user text and system text, recorded with its answer in the history
     system: str | None = None  # ("" and None in jobs submitted before they were kept)
+    document: dict[str, str] | None = None  # a whole CV document: kind, sha256 (its kept copy), filename
+
+    @property
+    def filename(self) -> str:
+        """The output file of a succeeded request: the document's own name, else <name>.md."""
+        return self.document["filename"] if self.document else f"{self.name}.md"
 
 
 @dataclass
@@ -72,7 +78,10 @@ class Job:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         # Inputs as rows: a 100,000-input job stays a few MB.
-        data["inputs"] = [[i.custom_id, i.label, i.name, i.batch, i.message, i.system] for i in self.inputs]
+        data["inputs"] = [
+            [i.custom_id, i.label, i.name, i.batch, i.message, i.system, *([i.document] if i.document else [])]
+            for i in self.inputs
+        ]
         return {"version": VERSION, **data}
 
     @classmethod
@@ -92,6 +101,37 @@ class Job:
 class Store:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self.sources = directory / "sources"  # whole CV documents of jobs, by SHA-256 (their answers are rebuilt
+        # into them when the results arrive, however the files were changed or moved meanwhile)
+
+    def save_source(self, sha256: str, data: bytes) -> None:
+        """Keep a copy of a document (once per content), 0600 in a 0700 directory."""
+        target = self.sources / sha256
+        if target.exists():
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.sources.mkdir(exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.sources, prefix=f".{sha256}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot keep a copy of the document in {self.sources} ({exc.strerror})",
+                "set CVSTREAM_HOME to a writable directory",
+            ) from None
+
+    def _prune_sources(self) -> None:
+        """Remove the copies no remaining job refers to."""
+        if not self.sources.is_dir():
+            return
+        used = {i.document["sha256"] for job in self.jobs() for i in job.inputs if i.document}
+        for path in self.sources.iterdir():
+            if path.name not in used and not path.name.startswith("."):
+                path.unlink(missing_ok=True)
 
     def _path(self, job_id: str) -> Path:
         return self.directory / f"{job_id}.json"
@@ -116,6 +156,7 @@ class Store:
     def remove(self, job_id: str) -> None:
         try:
             self._path(job_id).unlink(missing_ok=True)
+            self._prune_sources()
         except OSError as exc:
             raise OutputError(f"cannot remove the job's record in {self.directory} ({exc.strerror})") from None
 

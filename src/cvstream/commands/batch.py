@@ -63,7 +63,6 @@ def _run(
     network: NetworkFlags,
     settings: SettingFlags | None = None,
     request: RequestFlags | None = None,
-    default_system: str | None = None,
     history: HistoryFlags | None = None,
 ) -> int:
     """Resolve settings, then run `work` in a session; the connection (or the --offline mock) is made on
@@ -100,9 +99,10 @@ def _run(
     options = RequestOptions(
         model=resolved.model.value,
         max_tokens=resolved.max_tokens.value,
-        system=system_text(env, request, default_system),
+        system=system_text(env, request, None),
         thinking=request.thinking,
         effort=request.effort.value if request.effort else None,
+        max_tokens_default=resolved.max_tokens.source == "default",
     )
     no_log = history is not None and history.no_log
     session = Session(env, reporter, Store(state_dir(env.environ)), resolved.offline.value, open_api, no_log)
@@ -117,20 +117,19 @@ def _submit(
     s: Session, items: list[Item], request: RequestOptions, command: str, out_dir: Path | None, wait: bool, size: int
 ) -> int:
     from cvstream.batch import actions
-    from cvstream.prompt import ENHANCE_SYSTEM
 
     if size > API_MAX_REQUESTS:
         raise UsageError(f"--batch-size is at most {API_MAX_REQUESTS:,} (the API's limit), not {size:,}")
     target = None if out_dir is None else (out_dir if out_dir.is_absolute() else s.env.cwd / out_dir)
     if target is not None:
-        clash = next((i for i in items if (target / f"{i.name}.md").exists()), None)
+        clash = next((i for i in items if (target / i.filename).exists()), None)
         if clash is not None:
             raise UsageError(
-                f"{target / (clash.name + '.md')} already exists, so the result of {clash.label} would not be written",
+                f"{target / clash.filename} already exists, so the result of {clash.label} would not be written",
                 "pick another --out-dir, or remove the files there",
             )
     options = {"model": request.model, "max_tokens": request.max_tokens, "thinking": request.thinking}
-    options |= {"effort": request.effort, "system": "default" if request.system == ENHANCE_SYSTEM else "given"}
+    options |= {"effort": request.effort, "system": "default" if request.system is None else "given"}
     limits = {"max_requests": size}
     job = actions.submit(s, items, command=command, out_dir=target, options=options, limits=limits)
     if s.offline and not wait:
@@ -155,7 +154,10 @@ def enhance(
     ctx: typer.Context,
     files: Annotated[
         list[str] | None,
-        typer.Argument(help="Bullet files (one bullet per line; - reads stdin).", show_default=False),
+        typer.Argument(
+            help="Bullet files (one bullet per line) or whole CVs (.md, .tex, .docx, plain text); - reads stdin.",
+            show_default=False,
+        ),
     ] = None,
     job: Annotated[
         Path | None,
@@ -174,21 +176,21 @@ def enhance(
     network: NetworkFlags = NetworkFlags(),
     history: BatchHistory = HistoryFlags(),
 ) -> int:
-    """Submit one request per bullet file, exactly as `cvstream enhance` would send it.
+    """Submit one request per file, exactly as `cvstream enhance FILE` would send it.
 
     Prints the job id (its first batch's id) on stdout and exits; `cvstream batch wait ID` follows it
-    later. Results are written as OUT_DIR/<file stem>.md.
+    later. Results are written as OUT_DIR/<file stem>.md; a whole CV comes back whole, its bullets
+    rewritten in place, as OUT_DIR/<its own name> (cv.tex -> OUT_DIR/cv.tex).
     """
-    from cvstream.batch.items import bullet_inputs, enhance_items
+    from cvstream.batch.items import enhance_inputs, enhance_items
     from cvstream.commands.enhance import example_path
-    from cvstream.prompt import ENHANCE_SYSTEM
 
     names = list(files or []) + ([str(example_path())] if example else [])
     if not names:
-        raise UsageError("no bullet files given", "pass files (cvstream batch enhance cvs/*.txt), or - for stdin")
+        raise UsageError("no files given", "pass files (cvstream batch enhance cvs/*.txt), or - for stdin")
 
     def work(s: Session, options: RequestOptions) -> int:
-        items = enhance_items(bullet_inputs(s.env, names, job, example=example), options)
+        items = enhance_items(enhance_inputs(s.env, names, job, example=example), options)
         return _submit(s, items, options, "enhance", out_dir, wait, batch_size)
 
     return _run(
@@ -198,7 +200,6 @@ def enhance(
         network=network,
         settings=settings,
         request=request,
-        default_system=ENHANCE_SYSTEM,
         history=history,
     )
 
