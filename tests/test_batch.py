@@ -356,14 +356,3 @@ def test_results_of_a_batch_submitted_elsewhere_are_named_by_custom_id(
     assert missing.stderr.startswith(
         "error: batch msgbatch_nope: not found (HTTP 404: message_batch: msgbatch_nope not found)"
     )
-
-
-def test_a_whole_cv_document_is_refused_before_anything_is_sent(
-    bcli: Cli, mock_server: Callable[..., MockServer], home: Path
-) -> None:
-    server = _server(mock_server)
-    (home / "cv.md").write_text("# Anna\n\n## Experience\n\n- led a team\n")
-    result = bcli("enhance", "cv.md", base_url=server.base_url)
-    assert result.code == ExitStatus.USAGE
-    assert "error: cv.md is a whole CV document (markdown); batch enhance takes bullet files" in result.stderr
-    assert server.records == []
