@@ -15,6 +15,7 @@ import pytest
 from cvstream.errors import ExitStatus
 from cvstream.mock.batches import BatchConfig
 from cvstream.mock.server import MockServer
+from cvstream.prompt import ENHANCE_SYSTEM
 from tests.conftest import FAKE_KEY, Result, subprocess_env
 
 Cli = Callable[..., Result]
@@ -72,7 +73,9 @@ def test_submit_records_the_job_then_wait_writes_one_file_per_input(
     assert f"follow it with: cvstream batch wait {job_id}" in submitted.stderr
     job = _job(state, job_id)
     assert job["out_dir"] == str(home / "out") and job["command"] == "enhance"
-    assert [row[1:] for row in job["inputs"]] == [["cv0.txt", "cv0", 0], ["cv1.txt", "cv1", 0]]
+    assert [row[1:4] for row in job["inputs"]] == [["cv0.txt", "cv0", 0], ["cv1.txt", "cv1", 0]]
+    assert [row[4:] for row in job["inputs"]] == [[f"led team {i}\nshipped product {i}", 0] for i in range(2)]
+    assert job["systems"] == [ENHANCE_SYSTEM]  # each system text once
     assert (state / "batches").stat().st_mode & 0o777 == 0o700
     assert (state / "batches" / f"{job_id}.json").stat().st_mode & 0o777 == 0o600
 

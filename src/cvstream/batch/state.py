@@ -78,10 +78,21 @@ class Job:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         # Inputs as rows: a 100,000-input job stays a few MB.
+        # Each distinct system text once (`systems`), the rows pointing at it by index.
+        systems: dict[str, int] = {}
         data["inputs"] = [
-            [i.custom_id, i.label, i.name, i.batch, i.message, i.system, *([i.document] if i.document else [])]
+            [
+                i.custom_id,
+                i.label,
+                i.name,
+                i.batch,
+                i.message,
+                None if i.system is None else systems.setdefault(i.system, len(systems)),
+                *([i.document] if i.document else []),
+            ]
             for i in self.inputs
         ]
+        data["systems"] = list(systems)
         return {"version": VERSION, **data}
 
     @classmethod
@@ -94,8 +105,14 @@ class Job:
             options=data.get("options") or {},
             offline=bool(data.get("offline")),
             batches=[BatchRef(**b) for b in data["batches"]],
-            inputs=[Input(*row) for row in data["inputs"]],
+            inputs=[_input(row, data.get("systems") or []) for row in data["inputs"]],
         )
+
+
+def _input(row: list[Any], systems: list[str]) -> Input:
+    if len(row) > 5 and row[5] is not None:
+        row = [*row[:5], systems[row[5]], *row[6:]]
+    return Input(*row)
 
 
 class Store:
