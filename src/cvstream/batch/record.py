@@ -63,7 +63,8 @@ class JobRecorder:
         if result.custom_id in recorded:
             return
         recorded.add(result.custom_id)
-        options = {k: v for k, v in self.job.options.items() if k != "system"}
+        # The job's shared options; not max_tokens and system, which a document or a prompt line may change.
+        options = {k: v for k, v in self.job.options.items() if k not in ("system", "max_tokens")}
         params = {**options, "method": "batch", "batch_id": batch_id, "custom_id": result.custom_id}
         params["job"] = self.job.id
         if result.kind == "succeeded":
