@@ -6,7 +6,8 @@ Run by hand (never in CI), against `cvstream mock --batch-seconds 0` as a separa
 - submit: `cvstream batch enhance` of 10,000 files (reading, building, submitting, recording the job),
   wall and peak RSS, beside an SDK-only script that reads the same files and creates the same batch;
 - results: `cvstream batch results` of 10,000 results, wall and peak RSS, beside the same for 1,000
-  (memory flat: the ratio of the peaks stays near 1 while the work grows tenfold).
+  (memory flat: the ratio of the peaks stays near 1 while the work grows tenfold), and beside the same
+  download with `--no-log` (what recording every result in the history costs).
 """
 
 from __future__ import annotations
@@ -92,12 +93,21 @@ def main() -> None:
             ids[label] = out.stdout.decode().strip()
         few = measure([CVSTREAM, "batch", "results", ids["small"], "-q"], env=env)
         many = measure([CVSTREAM, "batch", "results", ids["large"], "-q"], env=env)
+        unlogged = measure(
+            [CVSTREAM, "batch", "results", ids["large"], "-q", "--no-log", "-o", str(root / "res-nolog")], env=env
+        )
         written = len(os.listdir(root / "res-large"))
         _line(
             f"results {count:,} -> {written:,} files: wall",
             f"{many.wall:.2f} s",
             f"{count // 10:,} results {few.wall:.2f} s",
             "ok" if many.wall <= 10.0 else "OVER (target <= 10 s)",
+        )
+        _line(
+            f"results {count:,}: wall, history recorded vs --no-log",
+            f"{many.wall:.2f} s",
+            f"--no-log {unlogged.wall:.2f} s ({many.wall / unlogged.wall:.2f}x)",
+            "",
         )
         _line(
             f"results {count:,}: CPU (user+sys)",

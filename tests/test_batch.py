@@ -15,6 +15,7 @@ import pytest
 from cvstream.errors import ExitStatus
 from cvstream.mock.batches import BatchConfig
 from cvstream.mock.server import MockServer
+from cvstream.prompt import ENHANCE_SYSTEM
 from tests.conftest import FAKE_KEY, Result, subprocess_env
 
 Cli = Callable[..., Result]
@@ -72,7 +73,9 @@ def test_submit_records_the_job_then_wait_writes_one_file_per_input(
     assert f"follow it with: cvstream batch wait {job_id}" in submitted.stderr
     job = _job(state, job_id)
     assert job["out_dir"] == str(home / "out") and job["command"] == "enhance"
-    assert [row[1:] for row in job["inputs"]] == [["cv0.txt", "cv0", 0], ["cv1.txt", "cv1", 0]]
+    assert [row[1:4] for row in job["inputs"]] == [["cv0.txt", "cv0", 0], ["cv1.txt", "cv1", 0]]
+    assert [row[4:] for row in job["inputs"]] == [[f"led team {i}\nshipped product {i}", 0] for i in range(2)]
+    assert job["systems"] == [ENHANCE_SYSTEM]  # each system text once
     assert (state / "batches").stat().st_mode & 0o777 == 0o700
     assert (state / "batches" / f"{job_id}.json").stat().st_mode & 0o777 == 0o600
 
@@ -356,14 +359,3 @@ def test_results_of_a_batch_submitted_elsewhere_are_named_by_custom_id(
     assert missing.stderr.startswith(
         "error: batch msgbatch_nope: not found (HTTP 404: message_batch: msgbatch_nope not found)"
     )
-
-
-def test_a_whole_cv_document_is_refused_before_anything_is_sent(
-    bcli: Cli, mock_server: Callable[..., MockServer], home: Path
-) -> None:
-    server = _server(mock_server)
-    (home / "cv.md").write_text("# Anna\n\n## Experience\n\n- led a team\n")
-    result = bcli("enhance", "cv.md", base_url=server.base_url)
-    assert result.code == ExitStatus.USAGE
-    assert "error: cv.md is a whole CV document (markdown); batch enhance takes bullet files" in result.stderr
-    assert server.records == []

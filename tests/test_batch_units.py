@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import inspect
 import json
 import re
 import subprocess
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +19,7 @@ from cvstream.batch.follow import POLL_FAILURES, poll_delay, wait
 from cvstream.batch.plan import custom_ids, prompts_from_lines, request_size, split
 from cvstream.batch.state import BatchRef, Job
 from cvstream.errors import RateLimitError, UsageError
+from cvstream.flags import Omit, SettingFlags, with_flags
 from cvstream.mock.batches import BatchConfig
 from cvstream.mock.server import MockConfig, MockServer
 from cvstream.source.batches import BatchInfo
@@ -171,6 +173,7 @@ def test_batch_help_does_not_import_the_sdk() -> None:
         lines = [line for line in run.stderr.decode().splitlines() if "|" in line]
         modules = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines}
         assert "anthropic" not in modules and "platformdirs" not in modules, args
+        assert "sqlite3" not in modules and "docx" not in modules, args
 
 
 @pytest.mark.parametrize("name", ["enhance", "ask", "wait", "results", "list", "status", "cancel", "delete"])
@@ -185,3 +188,41 @@ def test_batch_help_keeps_its_text_and_flags_take_no_value(name: str) -> None:
     assert not re.search(r"\w \.(\s|$)", run.stdout), "help text lost words to markup"
     assert all("--help" in line for line in run.stdout.splitlines() if "<bool>" in line)
     assert "Usage: cvstream batch " + name in run.stdout
+
+
+@pytest.mark.parametrize("name", ["enhance", "ask"])
+def test_batch_help_has_no_method_and_no_conversation_flags(name: str) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "cvstream", "batch", name, "--help"],
+        capture_output=True,
+        text=True,
+        env={**subprocess_env(), "COLUMNS": "250"},
+    ).stdout
+    for flag in ("--model", "--max-tokens", "--offline", "--system", "--no-log"):
+        assert flag in shown, flag
+    for flag in ("--method", "--continue", "--cid"):
+        assert flag not in shown, flag
+    streaming = subprocess.run(
+        [sys.executable, "-m", "cvstream", name, "--help"],
+        capture_output=True,
+        text=True,
+        env={**subprocess_env(), "COLUMNS": "250"},
+    ).stdout
+    assert "--method" in streaming and "--continue" in streaming  # the streaming commands keep them
+
+
+def test_omit_leaves_fields_of_a_group_out_and_holds_their_defaults() -> None:
+    seen: list[SettingFlags] = []
+
+    def command(settings: Annotated[SettingFlags, Omit("method")] = SettingFlags()) -> None:
+        seen.append(settings)
+
+    wrapped = with_flags(command)
+    assert list(inspect.signature(wrapped).parameters) == ["model", "max_tokens", "offline"]
+    wrapped(model="haiku", max_tokens=None, offline=True)  # type: ignore[call-arg]
+    assert seen == [SettingFlags(model="haiku", offline=True)] and seen[0].method is None
+
+    def wrong(settings: Annotated[SettingFlags, Omit("nope")] = SettingFlags()) -> None: ...
+
+    with pytest.raises(TypeError, match="SettingFlags has no field 'nope' to omit"):
+        with_flags(wrong)

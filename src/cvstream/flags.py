@@ -3,7 +3,9 @@
 A group is a frozen dataclass whose fields carry their `typer.Option`. A command asks for a group by
 annotating one parameter with its class; `@with_flags` replaces that parameter with the group's fields
 (so Typer builds the options, help panels and completion from the one declaration) and hands the
-command one instance. Adding a flag shared by every command is one field here plus its use.
+command one instance. Adding a flag shared by every command is one field here plus its use. A command
+that needs a group less some of its flags annotates the parameter `Annotated[Group, Omit("field")]`:
+those flags are not offered, and the instance holds their defaults.
 
 This module deliberately avoids `from __future__ import annotations`: Typer reads these annotations
 as objects.
@@ -16,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
 
 import typer
 
@@ -265,20 +267,36 @@ class HistoryFlags:
     ] = False
 
 
+@dataclass(frozen=True)
+class Omit:
+    """`Annotated[Group, Omit("a", "b")]`: the group without the flags of fields a and b."""
+
+    fields: tuple[str, ...]
+
+    def __init__(self, *fields: str) -> None:
+        object.__setattr__(self, "fields", fields)
+
+
 GROUPS = (SettingFlags, RequestFlags, NetworkFlags, OutputFlags, InputFlags, BudgetFlags, HistoryFlags)
 
 
 def with_flags(func: F) -> F:
     """Replace each parameter annotated with a flag group by that group's fields (see the module docstring)."""
     hints = get_type_hints(func, include_extras=True)
-    groups: dict[str, type[Any]] = {}
+    groups: dict[str, tuple[type[Any], set[str]]] = {}
     params: list[inspect.Parameter] = []
     for param in inspect.signature(func).parameters.values():
         hint = hints.get(param.name, param.annotation)
-        if hint in GROUPS:
-            groups[param.name] = hint
-            field_hints = get_type_hints(hint, include_extras=True)
-            for f in dataclasses.fields(hint):
+        group, omitted = _group_of(hint)
+        if group is not None:
+            unknown = omitted - {f.name for f in dataclasses.fields(group)}
+            if unknown:
+                raise TypeError(f"{group.__name__} has no field {sorted(unknown)[0]!r} to omit")
+            groups[param.name] = (group, omitted)
+            field_hints = get_type_hints(group, include_extras=True)
+            for f in dataclasses.fields(group):
+                if f.name in omitted:
+                    continue
                 params.append(
                     inspect.Parameter(
                         f.name,
@@ -292,14 +310,26 @@ def with_flags(func: F) -> F:
 
     @functools.wraps(func)
     def command(**kwargs: Any) -> Any:
-        for name, group in groups.items():
-            kwargs[name] = group(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(group)})
+        for name, (group, omitted) in groups.items():
+            given = {f.name: kwargs.pop(f.name) for f in dataclasses.fields(group) if f.name not in omitted}
+            kwargs[name] = group(**given)
         return func(**kwargs)
 
     del command.__wrapped__  # Typer must read the new signature, not the original
     command.__signature__ = inspect.Signature(params, return_annotation=hints.get("return", Any))  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params} | {"return": hints.get("return", Any)}
     return command  # type: ignore[return-value]
+
+
+def _group_of(hint: Any) -> tuple[type[Any] | None, set[str]]:
+    """(the flag group, the fields omitted) of a parameter's annotation; (None, ...) if it is no group."""
+    if hint in GROUPS:
+        return hint, set()
+    if get_origin(hint) is Annotated:
+        base, *extras = get_args(hint)
+        if base in GROUPS and any(isinstance(e, Omit) for e in extras):
+            return base, {name for e in extras if isinstance(e, Omit) for name in e.fields}
+    return None, set()
 
 
 def setting_overrides(flags: SettingFlags) -> Mapping[str, Any]:

@@ -126,24 +126,11 @@ def _check_flags(names: list[str], kinds: list[str], flags: DocumentFlags, mode:
 def _document(
     name: str, label: str, data: bytes, kind: str, flags: DocumentFlags, job_text: str | None, cwd: Path
 ) -> DocumentInput:
-    from cvstream.documents import load_text
     from cvstream.documents.model import only
     from cvstream.documents.prompt import document_message
-    from cvstream.inputs import decode_input
 
-    word = None
-    bom = False
-    if kind == "docx":
-        from cvstream.documents import docx
-
-        try:
-            document, word = docx.parse(data)
-        except Exception as exc:  # python-docx raises several types for a damaged or foreign file
-            raise UsageError(f"{label} is not a Word .docx file python-docx can read ({exc})") from None
-    else:
-        text = decode_input(data, label)
-        bom = data.startswith(b"\xef\xbb\xbf")
-        document = load_text(kind, text)
+    parsed = parse_document(label, data, kind)
+    document, word, bom = parsed.document, parsed.word, parsed.bom
     if not document.bullets:
         raise UsageError(f"{label} has no bullets", _no_bullets_hint(kind))
     limited = only(document, list(flags.only))
@@ -161,6 +148,23 @@ def _document(
         )
     job = DocumentJob(label, limited, bom=bom, word=word, path=path)
     return DocumentInput(label, job, document_message(limited, job_text))
+
+
+def parse_document(label: str, data: bytes, kind: str) -> DocumentJob:
+    """A document's bytes, parsed as `kind` (the same bytes always give the same bullets and numbers)."""
+    from cvstream.documents import load_text
+    from cvstream.inputs import decode_input
+
+    if kind == "docx":
+        from cvstream.documents import docx
+
+        try:
+            document, word = docx.parse(data)
+        except Exception as exc:  # python-docx raises several types for a damaged or foreign file
+            raise UsageError(f"{label} is not a Word .docx file python-docx can read ({exc})") from None
+        return DocumentJob(label, document, word=word)
+    text = decode_input(data, label)
+    return DocumentJob(label, load_text(kind, text), bom=data.startswith(b"\xef\xbb\xbf"))
 
 
 def _no_bullets_hint(kind: str) -> str:

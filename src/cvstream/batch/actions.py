@@ -21,6 +21,7 @@ from cvstream.signals import Signalled, signals_as_exceptions
 if TYPE_CHECKING:
     from cvstream.batch.follow import Progress
     from cvstream.batch.plan import Item
+    from cvstream.history.store import Recorder
     from cvstream.source.batches import BatchApi, BatchInfo
 
 
@@ -31,6 +32,7 @@ class Session:
     store: Store
     offline: bool  # answered by a mock that ends with this process
     connect: Callable[[], BatchApi]  # called on first use of `api`: the SDK loads meanwhile (~1 s)
+    no_log: bool = False  # --no-log: results are not recorded in the history
 
     @cached_property
     def api(self) -> BatchApi:
@@ -121,14 +123,34 @@ def results(s: Session, job: Job, out_dir: Path | None) -> int:
             f"`cvstream batch wait {job.id}` waits for it, then writes the results",
         )
     target = out_dir if out_dir is not None else Path(job.out_dir)
+    history = _history(s)
+    record = None
+    if history is not None:
+        from cvstream.batch.record import JobRecorder
+
+        record = JobRecorder(history, job)
     try:
         with signals_as_exceptions():
-            outcome = download(job, s.api, target, s.reporter.note, attempts=s.api.conn.max_retries + 1)
+            attempts = s.api.conn.max_retries + 1
+            outcome = download(
+                job, s.api, target, s.reporter.note, attempts=attempts, record=record, sources=s.store.sources
+            )
     except (KeyboardInterrupt, Signalled) as stop:
         s.reporter.line(f"stopped: the files written so far are kept; resume with: cvstream batch results {job.id}")
         return stop.status if isinstance(stop, Signalled) else ExitStatus.INTERRUPTED
+    finally:
+        if history is not None:
+            history.close()
     display.report_outcome(s.reporter, outcome, str(target))
     return ExitStatus.SOME_FAILED if outcome.failed else ExitStatus.OK
+
+
+def _history(s: Session) -> Recorder | None:
+    """The history to record the results in, or None when logging is off."""
+    from cvstream.config import known_secrets
+    from cvstream.history.runs import recorder
+
+    return recorder(s.env.environ, s.no_log, s.reporter.warning, known_secrets(s.env.environ, s.env.cwd))
 
 
 def adhoc(batch_id: str, out_dir: Path | None) -> Job:

@@ -145,6 +145,8 @@ def report_outcome(reporter: Reporter, outcome: Outcome, out_dir: str) -> None:
         reporter.line(f"canceled: {label}", "yellow")
     for label in outcome.not_submitted:
         reporter.line(f"not submitted: {label}", "bold red")
+    for label, kept in outcome.kept:
+        reporter.line(f"warning: {label}: {kept}", "yellow")
     for label in outcome.cut:
         reporter.note(f"note: {label}: the answer stopped at max_tokens (raise --max-tokens)")
     if outcome.input_tokens or outcome.output_tokens:

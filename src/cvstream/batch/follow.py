@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from cvstream.batch.state import Job, Store
+from cvstream.batch.state import Input, Job, Store
 from cvstream.errors import CvstreamError, ExitStatus, IncompleteError, OutputError
 
 if TYPE_CHECKING:
+    from cvstream.batch.record import JobRecorder
     from cvstream.source.batches import BatchApi, BatchInfo, BatchResult
 
 FIRST_DELAY = 5.0
@@ -113,6 +114,7 @@ class Outcome:
     canceled: list[str] = field(default_factory=list)
     not_submitted: list[str] = field(default_factory=list)
     cut: list[str] = field(default_factory=list)  # stopped at max_tokens
+    kept: list[tuple[str, str]] = field(default_factory=list)  # documents with bullets kept as they were
     input_tokens: int = 0
     output_tokens: int = 0
 
@@ -142,19 +144,64 @@ def _error_reason(error: dict[str, object] | None) -> str:
     return "errored"
 
 
-def save_results(results: Iterator[BatchResult], job: Job, batch: int, out_dir: Path, outcome: Outcome) -> None:
-    """Write each result to its file (skipping those already written); list the failed ones."""
+def _document(item: Input, sources: Path | None, result: BatchResult, out_dir: Path, outcome: Outcome) -> bytes | None:
+    """The whole document rebuilt around the answer; None (and listed as errored, with the answer kept in
+    <name>.error.json) when the job's copy of the document is gone."""
+    from cvstream.batch.documents import MissingSource, rebuild
+
+    try:
+        if sources is None:
+            raise MissingSource(f"no copy of {item.label} is kept with this job")
+        data, kept = rebuild(item, sources, result.text, result.stop_reason)
+    except MissingSource as exc:
+        outcome.errored.append((item.label, f"{exc}; the answer is in {item.name}.error.json"))
+        body = {"custom_id": result.custom_id, "input": item.label, "error": str(exc), "answer": result.text}
+        target = out_dir / f"{item.name}.error.json"
+        if not target.exists():
+            _write(target, json.dumps(body, indent=2, ensure_ascii=False).encode())
+        return None
+    if kept is not None:
+        outcome.kept.append((item.label, kept))
+    return data
+
+
+def _write(target: Path, data: bytes) -> None:
+    try:
+        _write_atomically(target, data)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target} ({exc.strerror})", "check the output directory") from None
+
+
+def save_results(
+    results: Iterator[BatchResult],
+    job: Job,
+    batch: int,
+    out_dir: Path,
+    outcome: Outcome,
+    record: JobRecorder | None = None,
+    sources: Path | None = None,
+) -> None:
+    """Write each result to its file (skipping those already written); list the failed ones; hand each
+    result to `record` (the history), which skips those it recorded before."""
     inputs = job.by_custom_id(batch)
     for result in results:
         item = inputs.get(result.custom_id)
+        if record is not None:
+            record.add(batch, item, result)
         label, name = (item.label, item.name) if item else (result.custom_id, result.custom_id)
         if result.kind == "succeeded":
             outcome.input_tokens += result.input_tokens
             outcome.output_tokens += result.output_tokens
             if result.stop_reason == "max_tokens":
                 outcome.cut.append(label)
-            target = out_dir / f"{name}.md"
-            data = result.text.encode() + (b"" if result.text.endswith("\n") else b"\n")
+            target = out_dir / (item.filename if item else f"{name}.md")
+            if item is not None and item.document and not target.exists():
+                written = _document(item, sources, result, out_dir, outcome)
+                if written is None:
+                    continue
+                data = written
+            else:
+                data = result.text.encode() + (b"" if result.text.endswith("\n") else b"\n")
         elif result.kind == "errored":
             outcome.errored.append((label, _error_reason(result.error)))
             target = out_dir / f"{name}.error.json"
@@ -165,10 +212,7 @@ def save_results(results: Iterator[BatchResult], job: Job, batch: int, out_dir: 
         if target.exists():
             outcome.skipped += 1
             continue
-        try:
-            _write_atomically(target, data)
-        except OSError as exc:
-            raise OutputError(f"cannot write {target} ({exc.strerror})", "check the output directory") from None
+        _write(target, data)
         outcome.written += 1
 
 
@@ -178,6 +222,8 @@ def download(
     out_dir: Path,
     on_retry: Callable[[str], None],
     attempts: int = 3,
+    record: JobRecorder | None = None,
+    sources: Path | None = None,
 ) -> Outcome:
     """Results of every batch of the job into `out_dir`; a download that breaks off is started again
     (what was written is skipped) up to `attempts` times in all, then raises `IncompleteError`."""
@@ -191,13 +237,16 @@ def download(
         for attempt in range(1, attempts + 1):
             partial = Outcome()
             try:
-                save_results(api.results(ref.id), job, index, out_dir, partial)
+                save_results(api.results(ref.id), job, index, out_dir, partial, record, sources)
             except IncompleteError as exc:
                 carried += partial.written
                 if attempt >= attempts:
                     raise
                 on_retry(f"{exc.message}; downloading again (files written are kept)")
                 continue
+            finally:
+                if record is not None:
+                    record.flush()
             partial.written += carried
             partial.skipped -= carried
             _merge(outcome, partial)
@@ -205,7 +254,8 @@ def download(
     order = {item.label: n for n, item in enumerate(job.inputs)}  # results come in any order: list in input order
     for listed in (outcome.expired, outcome.canceled, outcome.cut):
         listed.sort(key=lambda label: (order.get(label, len(order)), label))
-    outcome.errored.sort(key=lambda pair: (order.get(pair[0], len(order)), pair[0]))
+    for pairs in (outcome.errored, outcome.kept):
+        pairs.sort(key=lambda pair: (order.get(pair[0], len(order)), pair[0]))
     return outcome
 
 
@@ -216,5 +266,6 @@ def _merge(total: Outcome, part: Outcome) -> None:
     total.expired += part.expired
     total.canceled += part.canceled
     total.cut += part.cut
+    total.kept += part.kept
     total.input_tokens += part.input_tokens
     total.output_tokens += part.output_tokens

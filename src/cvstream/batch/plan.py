@@ -23,12 +23,29 @@ _ID_LENGTH = 64
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentSource:
+    """A whole CV document of a job: how it is parsed, its bytes' SHA-256 (the name of the copy kept
+    with the job's state) and the name of the rewritten document in the output directory."""
+
+    kind: str  # markdown, text, latex, docx
+    sha256: str
+    filename: str  # "anna.tex"
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     """One input of a job: where it came from, the name of its output file, and its request."""
 
     label: str  # "cv/anna.txt", "prompts.txt:42"
-    name: str  # the output file's stem: "anna", "42"
+    name: str  # the output file's stem: "anna", "42" (a whole document: its name, "anna.tex")
     params: dict[str, Any]  # a non-streaming Messages request, exactly what the streaming command sends
+    document: DocumentSource | None = None  # a whole CV document: its answer is rebuilt into it
+    source: bytes = b""  # the document's bytes
+
+    @property
+    def filename(self) -> str:
+        """The output file of a succeeded request."""
+        return self.document.filename if self.document is not None else f"{self.name}.md"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@
 
 A job is what one `cvstream batch enhance|ask` submitted: one batch, or several when the inputs were
 over the API's limits. Its id is its first batch's id, and any of its batch ids finds it too. The file
-keeps, per input, its custom id, where it came from and the name of its output file, so results (which
-arrive in any order) can be matched to inputs days later.
+keeps, per input, its custom id, where it came from, the name of its output file and the request's user
+and system text, so results (which arrive in any order) can be matched to inputs days later, and recorded
+in the history with what was asked.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ class Input:
     label: str
     name: str
     batch: int  # index into Job.batches; -1 when its batch was never submitted
+    message: str = ""  # the request's user text and system text, recorded with its answer in the history
+    system: str | None = None  # ("" and None in jobs submitted before they were kept)
+    document: dict[str, str] | None = None  # a whole CV document: kind, sha256 (its kept copy), filename
+
+    @property
+    def filename(self) -> str:
+        """The output file of a succeeded request: the document's own name, else <name>.md."""
+        return self.document["filename"] if self.document else f"{self.name}.md"
 
 
 @dataclass
@@ -69,7 +78,21 @@ class Job:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         # Inputs as rows: a 100,000-input job stays a few MB.
-        data["inputs"] = [[i.custom_id, i.label, i.name, i.batch] for i in self.inputs]
+        # Each distinct system text once (`systems`), the rows pointing at it by index.
+        systems: dict[str, int] = {}
+        data["inputs"] = [
+            [
+                i.custom_id,
+                i.label,
+                i.name,
+                i.batch,
+                i.message,
+                None if i.system is None else systems.setdefault(i.system, len(systems)),
+                *([i.document] if i.document else []),
+            ]
+            for i in self.inputs
+        ]
+        data["systems"] = list(systems)
         return {"version": VERSION, **data}
 
     @classmethod
@@ -82,13 +105,50 @@ class Job:
             options=data.get("options") or {},
             offline=bool(data.get("offline")),
             batches=[BatchRef(**b) for b in data["batches"]],
-            inputs=[Input(*row) for row in data["inputs"]],
+            inputs=[_input(row, data.get("systems") or []) for row in data["inputs"]],
         )
+
+
+def _input(row: list[Any], systems: list[str]) -> Input:
+    if len(row) > 5 and row[5] is not None:
+        row = [*row[:5], systems[row[5]], *row[6:]]
+    return Input(*row)
 
 
 class Store:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self.sources = directory / "sources"  # whole CV documents of jobs, by SHA-256 (their answers are rebuilt
+        # into them when the results arrive, however the files were changed or moved meanwhile)
+
+    def save_source(self, sha256: str, data: bytes) -> None:
+        """Keep a copy of a document (once per content), 0600 in a 0700 directory."""
+        target = self.sources / sha256
+        if target.exists():
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.sources.mkdir(exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.sources, prefix=f".{sha256}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot keep a copy of the document in {self.sources} ({exc.strerror})",
+                "set CVSTREAM_HOME to a writable directory",
+            ) from None
+
+    def _prune_sources(self) -> None:
+        """Remove the copies no remaining job refers to."""
+        if not self.sources.is_dir():
+            return
+        used = {i.document["sha256"] for job in self.jobs() for i in job.inputs if i.document}
+        for path in self.sources.iterdir():
+            if path.name not in used and not path.name.startswith("."):
+                path.unlink(missing_ok=True)
 
     def _path(self, job_id: str) -> Path:
         return self.directory / f"{job_id}.json"
@@ -113,6 +173,7 @@ class Store:
     def remove(self, job_id: str) -> None:
         try:
             self._path(job_id).unlink(missing_ok=True)
+            self._prune_sources()
         except OSError as exc:
             raise OutputError(f"cannot remove the job's record in {self.directory} ({exc.strerror})") from None
 

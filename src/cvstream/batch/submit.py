@@ -8,6 +8,7 @@ created are kept as not submitted (and listed with the results).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,9 @@ def submit(
 ) -> Job:
     """Create the job's batches; `announce(info, index, count)` after each. Raises the API's error (the
     job recorded so far, if any batch was created, keeps the rest as not submitted)."""
+    for item in items:
+        if item.document is not None:
+            store.save_source(item.document.sha256, item.source)
     ids = custom_ids([item.name for item in items])
     ranges = split([request_size(i, item.params) for i, item in zip(ids, items, strict=True)], max_requests, max_bytes)
     job: Job | None = None
@@ -66,7 +70,7 @@ def submit(
                 options=options,
                 offline=offline,
                 batches=[],
-                inputs=[Input(ids[k], item.label, item.name, -1) for k, item in enumerate(items)],
+                inputs=[_input(ids[k], item) for k, item in enumerate(items)],
             )
         job.batches.append(BatchRef(info.id, len(part)))
         for k in part:
@@ -76,3 +80,11 @@ def submit(
         announce(info, number, len(ranges))
     assert job is not None
     return job
+
+
+def _input(custom_id: str, item: Item) -> Input:
+    """The job's record of an item: with the request's user and system text, and its document if any."""
+    system = item.params.get("system")
+    message = str(item.params["messages"][-1]["content"])
+    document = asdict(item.document) if item.document is not None else None
+    return Input(custom_id, item.label, item.name, -1, message, system if isinstance(system, str) else None, document)

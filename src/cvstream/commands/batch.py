@@ -14,7 +14,7 @@ import typer
 
 from cvstream.context import env_of
 from cvstream.errors import UsageError
-from cvstream.flags import NetworkFlags, RequestFlags, SettingFlags, with_flags
+from cvstream.flags import HistoryFlags, NetworkFlags, Omit, RequestFlags, SettingFlags, with_flags
 
 if TYPE_CHECKING:
     from cvstream.batch.actions import Session
@@ -50,6 +50,9 @@ QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No notes, progress or retry lines on stderr.", metavar="")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show a traceback with errors.", metavar="")]
+# Batch requests are not streamed (no --method); results are recorded, not continued (only --no-log).
+BatchSettings = Annotated[SettingFlags, Omit("method")]
+BatchHistory = Annotated[HistoryFlags, Omit("continue_", "cid")]
 
 
 def _run(
@@ -60,7 +63,7 @@ def _run(
     network: NetworkFlags,
     settings: SettingFlags | None = None,
     request: RequestFlags | None = None,
-    default_system: str | None = None,
+    history: HistoryFlags | None = None,
 ) -> int:
     """Resolve settings, then run `work` in a session; the connection (or the --offline mock) is made on
     first use, while the SDK loads on a thread (inputs are read meanwhile)."""
@@ -77,8 +80,6 @@ def _run(
 
     env = env_of(ctx)
     flags = settings or SettingFlags()
-    if flags.method is not None:
-        raise UsageError("--method does not apply to batches: their requests are not streamed")
     reporter = Reporter(env, quiet=quiet, secrets=known_secrets(env.environ, env.cwd))
     resolved = settings_for(env, flags, reporter.warning)
     opened: list[Any] = []
@@ -98,11 +99,13 @@ def _run(
     options = RequestOptions(
         model=resolved.model.value,
         max_tokens=resolved.max_tokens.value,
-        system=system_text(env, request, default_system),
+        system=system_text(env, request, None),
         thinking=request.thinking,
         effort=request.effort.value if request.effort else None,
+        max_tokens_default=resolved.max_tokens.source == "default",
     )
-    session = Session(env, reporter, Store(state_dir(env.environ)), resolved.offline.value, open_api)
+    no_log = history is not None and history.no_log
+    session = Session(env, reporter, Store(state_dir(env.environ)), resolved.offline.value, open_api, no_log)
     try:
         return work(session, options)
     finally:
@@ -114,20 +117,19 @@ def _submit(
     s: Session, items: list[Item], request: RequestOptions, command: str, out_dir: Path | None, wait: bool, size: int
 ) -> int:
     from cvstream.batch import actions
-    from cvstream.prompt import ENHANCE_SYSTEM
 
     if size > API_MAX_REQUESTS:
         raise UsageError(f"--batch-size is at most {API_MAX_REQUESTS:,} (the API's limit), not {size:,}")
     target = None if out_dir is None else (out_dir if out_dir.is_absolute() else s.env.cwd / out_dir)
     if target is not None:
-        clash = next((i for i in items if (target / f"{i.name}.md").exists()), None)
+        clash = next((i for i in items if (target / i.filename).exists()), None)
         if clash is not None:
             raise UsageError(
-                f"{target / (clash.name + '.md')} already exists, so the result of {clash.label} would not be written",
+                f"{target / clash.filename} already exists, so the result of {clash.label} would not be written",
                 "pick another --out-dir, or remove the files there",
             )
     options = {"model": request.model, "max_tokens": request.max_tokens, "thinking": request.thinking}
-    options |= {"effort": request.effort, "system": "default" if request.system == ENHANCE_SYSTEM else "given"}
+    options |= {"effort": request.effort, "system": "default" if request.system is None else "given"}
     limits = {"max_requests": size}
     job = actions.submit(s, items, command=command, out_dir=target, options=options, limits=limits)
     if s.offline and not wait:
@@ -152,7 +154,10 @@ def enhance(
     ctx: typer.Context,
     files: Annotated[
         list[str] | None,
-        typer.Argument(help="Bullet files (one bullet per line; - reads stdin).", show_default=False),
+        typer.Argument(
+            help="Bullet files (one bullet per line) or whole CVs (.md, .tex, .docx, plain text); - reads stdin.",
+            show_default=False,
+        ),
     ] = None,
     job: Annotated[
         Path | None,
@@ -166,29 +171,36 @@ def enhance(
     batch_size: BatchSizeOpt = API_MAX_REQUESTS,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
-    settings: SettingFlags = SettingFlags(),
+    settings: BatchSettings = SettingFlags(),
     request: RequestFlags = RequestFlags(),
     network: NetworkFlags = NetworkFlags(),
+    history: BatchHistory = HistoryFlags(),
 ) -> int:
-    """Submit one request per bullet file, exactly as `cvstream enhance` would send it.
+    """Submit one request per file, exactly as `cvstream enhance FILE` would send it.
 
     Prints the job id (its first batch's id) on stdout and exits; `cvstream batch wait ID` follows it
-    later. Results are written as OUT_DIR/<file stem>.md.
+    later. Results are written as OUT_DIR/<file stem>.md; a whole CV comes back whole, its bullets
+    rewritten in place, as OUT_DIR/<its own name> (cv.tex -> OUT_DIR/cv.tex).
     """
-    from cvstream.batch.items import bullet_inputs, enhance_items
+    from cvstream.batch.items import enhance_inputs, enhance_items
     from cvstream.commands.enhance import example_path
-    from cvstream.prompt import ENHANCE_SYSTEM
 
     names = list(files or []) + ([str(example_path())] if example else [])
     if not names:
-        raise UsageError("no bullet files given", "pass files (cvstream batch enhance cvs/*.txt), or - for stdin")
+        raise UsageError("no files given", "pass files (cvstream batch enhance cvs/*.txt), or - for stdin")
 
     def work(s: Session, options: RequestOptions) -> int:
-        items = enhance_items(bullet_inputs(s.env, names, job, example=example), options)
+        items = enhance_items(enhance_inputs(s.env, names, job, example=example), options)
         return _submit(s, items, options, "enhance", out_dir, wait, batch_size)
 
     return _run(
-        ctx, work, quiet=quiet, network=network, settings=settings, request=request, default_system=ENHANCE_SYSTEM
+        ctx,
+        work,
+        quiet=quiet,
+        network=network,
+        settings=settings,
+        request=request,
+        history=history,
     )
 
 
@@ -218,9 +230,10 @@ def ask(
     batch_size: BatchSizeOpt = API_MAX_REQUESTS,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
-    settings: SettingFlags = SettingFlags(),
+    settings: BatchSettings = SettingFlags(),
     request: RequestFlags = RequestFlags(),
     network: NetworkFlags = NetworkFlags(),
+    history: BatchHistory = HistoryFlags(),
 ) -> int:
     """Submit one request per prompt, exactly as `cvstream ask` would send it.
 
@@ -232,7 +245,7 @@ def ask(
         items = ask_items(prompts, s.env.stdin, s.env.cwd, options)
         return _submit(s, items, options, "ask", out_dir, wait, batch_size)
 
-    return _run(ctx, work, quiet=quiet, network=network, settings=settings, request=request)
+    return _run(ctx, work, quiet=quiet, network=network, settings=settings, request=request, history=history)
 
 
 def _absolute(s: Session, path: Path | None) -> Path | None:
@@ -250,6 +263,7 @@ def wait_(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     network: NetworkFlags = NetworkFlags(),
+    history: BatchHistory = HistoryFlags(),
 ) -> int:
     """Wait for a job's batches to end (a progress bar on stderr), then write the results.
 
@@ -260,7 +274,7 @@ def wait_(
     def work(s: Session, _: RequestOptions) -> int:
         return actions.follow(s, s.store.require(job_id), _absolute(s, out_dir))
 
-    return _run(ctx, work, quiet=quiet, network=network)
+    return _run(ctx, work, quiet=quiet, network=network, history=history)
 
 
 @batch_app.command()
@@ -275,6 +289,7 @@ def results(
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     network: NetworkFlags = NetworkFlags(),
+    history: BatchHistory = HistoryFlags(),
 ) -> int:
     """Download an ended job's results: one file per input, skipping files already written.
 
@@ -291,7 +306,7 @@ def results(
             job = actions.adhoc(job_id, target)
         return actions.results(s, job or s.store.require(job_id), target)
 
-    return _run(ctx, work, quiet=quiet, network=network)
+    return _run(ctx, work, quiet=quiet, network=network, history=history)
 
 
 @batch_app.command("list")

@@ -131,6 +131,35 @@ class Recorder:
                 self._fail(str(exc))
                 return False
 
+    def write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> bool:
+        """Run one statement per row, all in one transaction (many answers at once, as a batch's results)."""
+        with self._lock:
+            if self._conn is None or self._broken:
+                return False
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.executemany(sql, rows)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                return True
+            except sqlite3.Error as exc:
+                self._fail(str(exc))
+                return False
+
+    def read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """The rows of one query; on any failure warn once, stop recording and return none."""
+        with self._lock:
+            if self._conn is None or self._broken:
+                return []
+            try:
+                return list(self._conn.execute(sql, args))
+            except sqlite3.Error as exc:
+                self._fail(str(exc))
+                return []
+
     def _fail(self, reason: str) -> None:
         if not self._broken:
             self._broken = True

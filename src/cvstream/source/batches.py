@@ -63,6 +63,9 @@ class BatchResult:
     error: dict[str, Any] | None = None  # the error body (errored)
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    model: str | None = None  # the model that answered (succeeded)
 
 
 def _info(batch: Any) -> BatchInfo:
@@ -97,6 +100,9 @@ def _result(line: dict[str, Any]) -> BatchResult:
             stop_reason=message.get("stop_reason"),
             input_tokens=int(usage.get("input_tokens") or 0),
             output_tokens=int(usage.get("output_tokens") or 0),
+            cache_read_tokens=int(usage.get("cache_read_input_tokens") or 0),
+            cache_write_tokens=int(usage.get("cache_creation_input_tokens") or 0),
+            model=message.get("model"),
         )
     if kind == "errored":
         return BatchResult(custom_id, kind, error=result.get("error"))
