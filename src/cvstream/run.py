@@ -30,7 +30,7 @@ from cvstream.errors import CvstreamError, ExitStatus, Interrupted, OutputError
 from cvstream.events import Event, Retrying, TextDelta, ThinkingDelta, ToolInputDelta
 from cvstream.report import Reporter
 from cvstream.signals import Signalled, signals_as_exceptions
-from cvstream.sinks import OutputMode, Sink, make_sink, sink_error
+from cvstream.sinks import OutputMode, Sink, make_out_dir, make_sink, output_path, sink_error
 from cvstream.usage import UNOBSERVED, Observer, Summary, usage_table
 
 if TYPE_CHECKING:
@@ -60,10 +60,6 @@ class Job:
     make_sink: SinkFactory | None = None  # its own sink (a whole document: rewrite.sink_factory)
     filename: str | None = None  # its name in --out-dir, when not LABEL's stem + the mode's suffix
     observer: Observer = UNOBSERVED  # the history records through one
-
-
-def output_path(out_dir: Path, label: str, mode: OutputMode, filename: str | None = None) -> Path:
-    return out_dir / (filename or Path(label).stem + mode.for_file.suffix)
 
 
 class _Cancelled(Exception):
@@ -391,7 +387,7 @@ def run(env: Env, reporter: Reporter, conn: Connection, jobs: list[Job], options
     from cvstream import source
 
     if options.out_dir is not None:
-        _make_out_dir(options.out_dir)
+        make_out_dir(options.out_dir)
     client = source.make_client(conn)
     runner = Runner(env, reporter, conn, jobs, options)
     try:
@@ -399,14 +395,3 @@ def run(env: Env, reporter: Reporter, conn: Connection, jobs: list[Job], options
     finally:
         if not runner.cancel.is_set():
             client.close()
-
-
-def _make_out_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise OutputError(f"--out-dir {out_dir} is not a directory", "pick another --out-dir") from None
-    except OSError as exc:
-        raise OutputError(f"cannot create --out-dir {out_dir} ({exc.strerror})", "pick another --out-dir") from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write to --out-dir {out_dir} (permission denied)", "pick another --out-dir")

@@ -194,7 +194,7 @@ def enhance(
         _unique_targets([out_dir / d.filename for d in prepared.documents] if out_dir is not None else [])
         shape = shape_jobs(env, prepared.documents, flags, mode.flag)
     elif out_dir is not None:
-        from cvstream.run import output_path
+        from cvstream.sinks import output_path
 
         _unique_targets([output_path(out_dir, label, mode) for label, _ in prepared.inputs])
     return stream_answers(

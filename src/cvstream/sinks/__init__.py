@@ -8,10 +8,12 @@ error that ended the stream, if any. Sinks write the answer; `run.py` writes eve
 
 from __future__ import annotations
 
+import os
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from cvstream.errors import CvstreamError, UsageError
+from cvstream.errors import CvstreamError, OutputError, UsageError
 from cvstream.events import Event
 from cvstream.usage import Summary
 
@@ -96,3 +98,20 @@ def make_sink(
     from cvstream.sinks.text import TextSink
 
     return TextSink(out, final_newline=mode is OutputMode.PLAIN)
+
+
+def output_path(out_dir: Path, label: str, mode: OutputMode, filename: str | None = None) -> Path:
+    """Where an input's answer goes in --out-dir: its own file name, or the label's stem + the mode's suffix."""
+    return out_dir / (filename or Path(label).stem + mode.for_file.suffix)
+
+
+def make_out_dir(out_dir: Path) -> None:
+    """Create --out-dir before any request; an unusable one is an output error naming it."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"--out-dir {out_dir} is not a directory", "pick another --out-dir") from None
+    except OSError as exc:
+        raise OutputError(f"cannot create --out-dir {out_dir} ({exc.strerror})", "pick another --out-dir") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to --out-dir {out_dir} (permission denied)", "pick another --out-dir")
