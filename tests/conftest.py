@@ -142,19 +142,21 @@ def installed() -> Path:
     return path
 
 
-_SUBPROCESS_HOME = Path(tempfile.mkdtemp(prefix="cvstream-test-home-"))
-atexit.register(shutil.rmtree, _SUBPROCESS_HOME, True)
+_SUBPROCESS_HOMES = Path(tempfile.mkdtemp(prefix="cvstream-test-homes-"))
+atexit.register(shutil.rmtree, _SUBPROCESS_HOMES, True)
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment for a real `cvstream` process: no keys or settings of the developer's, and a
-    HOME of its own, so no user .env, models cache or history is ever read or written."""
+    HOME of its own for each call, so no user .env, models cache or history is read, and no two tests
+    share a history database."""
+    home = Path(tempfile.mkdtemp(dir=_SUBPROCESS_HOMES))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CVSTREAM_", "XDG_"))}
     env.update(
-        HOME=str(_SUBPROCESS_HOME),
-        XDG_CONFIG_HOME=str(_SUBPROCESS_HOME / ".config"),
-        XDG_CACHE_HOME=str(_SUBPROCESS_HOME / ".cache"),
-        XDG_DATA_HOME=str(_SUBPROCESS_HOME / ".local" / "share"),
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
     )
     env.update(extra)
     return env

@@ -108,7 +108,7 @@ def test_replay_terminal_and_usage_identical_for_both_methods(path: Path, replay
     assert plain["create"].out.rstrip("\n") == exp.text.rstrip("\n")
 
     def usage_lines(result: Result) -> list[str]:
-        lines = [line for line in result.stderr.splitlines() if line.startswith("usage:")]
+        lines = [line for line in result.stderr.splitlines() if line.startswith(("usage:", "usage so far:"))]
         assert len(lines) == (1 if exp.events and exp.events[0][0] == "message_start" else 0), result.stderr
         return [re.sub(r" · (first token|total) .*$", "", line) for line in lines]
 

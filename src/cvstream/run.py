@@ -16,6 +16,7 @@ were not finished.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import queue
 import threading
@@ -186,8 +187,10 @@ class Runner:
             self.env.silence_stdout()
             return ExitStatus.BROKEN_PIPE
         except OSError as exc:  # stdout itself failed (a full disk, /dev/full)
+            closed = exc.errno == errno.EBADF
             error = OutputError(
-                f"cannot write to stdout ({exc.strerror or exc})", "free some space, or write elsewhere"
+                f"cannot write to stdout ({exc.strerror or exc})",
+                "redirect stdout to a file or /dev/null" if closed else "free some space, or write elsewhere",
             )
             self._stop_workers(error)
             self.env.silence_stdout()
@@ -340,7 +343,7 @@ class Runner:
             and summary.model
             and not self.options.out_dir
         ):
-            self.reporter.summary(summary, label)  # only once an answer began
+            self.reporter.summary(summary, label, so_far=error is not None)  # only once an answer began
         if error is not None:
             if self.options.debug:
                 self.reporter.traceback(error)
