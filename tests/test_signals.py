@@ -184,3 +184,37 @@ def test_one_stalled_input_stops_at_once(
     assert code == (130 if sig == signal.SIGINT else 143)
     assert LONG.startswith(out.decode()) and out
     assert "usage so far:" in err and "Traceback" not in err
+
+
+def test_sigterm_before_the_run_starts_is_a_clean_stop(installed: Path, mock_server: Callable[..., MockServer]) -> None:
+    server = mock_server()
+    env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url)
+    # --debug makes any traceback visible; stdin stays open, so cvstream is still reading it.
+    proc = subprocess.Popen(
+        [str(installed), "ask", "summarise", "--debug"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"some text, and more to come\n")
+        proc.stdin.flush()
+        assert _eventually(lambda: _reading_stdin(proc.pid))
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 143
+    assert b"Traceback" not in err
+    assert server.records == []
+
+
+def _reading_stdin(pid: int) -> bool:
+    """Is the process's main thread blocked reading a pipe (its stdin), i.e. past its start-up?"""
+    try:
+        return "pipe_read" in Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return False

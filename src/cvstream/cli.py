@@ -17,6 +17,7 @@ from cvstream import __version__
 from cvstream.commands import ask, batch, completion, config, count, enhance, log, mock, models, serve
 from cvstream.context import Env
 from cvstream.errors import CvstreamError, ExitStatus, UsageError
+from cvstream.signals import Signalled, signals_as_exceptions
 
 app = typer.Typer(
     name="cvstream",
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     try:
         _check_arguments(args)
         command = typer.main.get_command(app)
-        result: Any = command.main(args=args, prog_name="cvstream", standalone_mode=False, obj=env)
+        with signals_as_exceptions():  # SIGTERM/SIGHUP before a run starts: the same clean stop as Ctrl-C
+            result: Any = command.main(args=args, prog_name="cvstream", standalone_mode=False, obj=env)
         env.flush_stdout()
     except typer.Abort:
         return ExitStatus.INTERRUPTED
@@ -127,6 +129,8 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         return ExitStatus.BROKEN_PIPE
     except KeyboardInterrupt:
         return ExitStatus.INTERRUPTED
+    except Signalled as exc:
+        return exc.status
     except OSError as exc:  # stdout full or closed, a vanished working directory
         env.silence_stdout()
         _report(
