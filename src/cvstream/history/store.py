@@ -3,7 +3,7 @@
 A `Recorder` holds the run's one connection (shared by `--jobs` worker threads behind a lock). Each
 answer gets a `Recording`, an observer of that answer's event stream: the run path hands it every
 event (with the time it already read for the usage fold) and, at the end, the summary and the error.
-Per delta it appends the text to a list and compares two floats; a write happens when the answer
+Per delta it writes the text to a buffer and compares two floats; a write happens when the answer
 begins, at most every `PROGRESS_EVERY` seconds after that, and once at the end. So a Ctrl-C, a
 failure mid-answer, SIGTERM or even SIGKILL leaves what arrived (up to the last 2 s for SIGKILL) with
 status `partial`, and a request that fails before any answer is kept as `failed` with its error. The
@@ -15,6 +15,7 @@ full disk) prints one warning naming the file and the reason, recording stops, t
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -181,8 +182,9 @@ class Recording:
         self.recorder = recorder
         self.meta = meta
         self.id = new_id()
-        self._text: list[str] = []
-        self._thinking: list[str] = []
+        # Growing buffers, not lists of deltas: 100,000 small strings would cost ~25 MB on a long answer.
+        self._text = io.StringIO()
+        self._thinking = io.StringIO()
         self._begun = False
         self._ended = False
         self._next_write = 0.0
@@ -191,15 +193,15 @@ class Recording:
     def event(self, event: Event, now: float) -> None:
         kind = type(event)
         if kind is TextDelta:
-            self._text.append(event.text)  # type: ignore[union-attr]
+            self._text.write(event.text)  # type: ignore[union-attr]
         elif kind is ThinkingDelta:
-            self._thinking.append(event.text)  # type: ignore[union-attr]
+            self._thinking.write(event.text)  # type: ignore[union-attr]
         elif kind is MessageStarted and event.model:  # type: ignore[union-attr]
             self._model = event.model  # type: ignore[union-attr]
         if now >= self._next_write:
             self._next_write = now + PROGRESS_EVERY
             if self._begun:
-                self.recorder.write(_PROGRESS, ("".join(self._text), "".join(self._thinking), self.id))
+                self.recorder.write(_PROGRESS, (self._text.getvalue(), self._thinking.getvalue(), self.id))
             else:
                 self._begin()
 
@@ -218,8 +220,8 @@ class Recording:
                 meta.method,
                 meta.system,
                 meta.message,
-                "".join(self._text),
-                "".join(self._thinking),
+                self._text.getvalue(),
+                self._thinking.getvalue(),
                 json.dumps(dict(meta.params), sort_keys=True),
             ),
         )
@@ -230,7 +232,7 @@ class Recording:
         self._ended = True
         if not self._begun:
             self._begin()
-        text, thinking = "".join(self._text), "".join(self._thinking)
+        text, thinking = self._text.getvalue(), self._thinking.getvalue()
         if error is None and summary.complete:
             status = "complete"
         elif text or thinking:
