@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cvstream.commands.enhance import ExampleOpt, JobOpt
 from cvstream.context import env_of
 from cvstream.errors import UsageError
 from cvstream.flags import HistoryFlags, NetworkFlags, Omit, RequestFlags, SettingFlags, with_flags
@@ -159,13 +160,8 @@ def enhance(
             show_default=False,
         ),
     ] = None,
-    job: Annotated[
-        Path | None,
-        typer.Option("--job", help="A job description to tailor the bullets to.", dir_okay=False),
-    ] = None,
-    example: Annotated[
-        bool, typer.Option("--example", help="Use the example bullets shipped with cvstream.", metavar="")
-    ] = False,
+    job: JobOpt = None,
+    example: ExampleOpt = False,
     out_dir: OutDirOpt = None,
     wait: WaitOpt = False,
     batch_size: BatchSizeOpt = API_MAX_REQUESTS,
