@@ -23,7 +23,10 @@ from cvstream.cli import main
 from cvstream.context import Env
 from cvstream.mock.server import MockConfig, MockServer
 
-pytest_plugins = ["tests.serve_support"]  # the serve fixture, for tests/test_serve*.py
+pytest_plugins = [
+    "tests.serve_support",  # the serve fixture, for tests/test_serve*.py
+    "tests.batch_support",  # state and bcli, for tests/test_batch*.py
+]
 
 FAKE_KEY = "sk-ant-api03-TESTKEY-do-not-print-7f3e9a1c5b"
 # A byte-exact copy of the shared upstream recordings (see its SOURCES.md), vendored so CI has them.

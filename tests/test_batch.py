@@ -13,32 +13,18 @@ from typing import Any
 import pytest
 
 from cvstream.errors import ExitStatus
-from cvstream.mock.batches import BatchConfig
 from cvstream.mock.server import MockServer
 from cvstream.prompt import ENHANCE_SYSTEM
+from tests.batch_support import batch_mock
 from tests.conftest import FAKE_KEY, Result, subprocess_env
 
 Cli = Callable[..., Result]
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def bcli(cli: Cli, state: Path) -> Callable[..., Result]:
-    """`cli` with its own CVSTREAM_HOME, so no test reads or writes the user's data directory."""
-
-    def run(*args: str, base_url: str | None = None, **kwargs: object) -> Result:
-        env = {"CVSTREAM_HOME": str(state), **dict(kwargs.pop("env", None) or {})}  # type: ignore[call-overload]
-        return cli("batch", *args, base_url=base_url, env=env, **kwargs)
-
-    return run
-
-
-def _server(mock_server: Callable[..., MockServer], **batch: object) -> MockServer:
-    return mock_server(batch=BatchConfig(**{"seconds": 0.0, **batch}))  # type: ignore[arg-type]
+def bcli(bcli: Cli) -> Cli:
+    """The shared `bcli` (tests/batch_support.py), with `batch` as the command."""
+    return lambda *args, **kwargs: bcli("batch", *args, **kwargs)
 
 
 def _files(home: Path, count: int) -> list[str]:
@@ -64,7 +50,7 @@ def _check_clean(result: Result) -> None:
 def test_submit_records_the_job_then_wait_writes_one_file_per_input(
     bcli: Cli, cli: Cli, mock_server: Callable[..., MockServer], home: Path, state: Path
 ) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     names = _files(home, 2)
     submitted = bcli("enhance", *names, "--out-dir", "out", base_url=server.base_url)
     assert submitted.code == 0, submitted.stderr
@@ -102,7 +88,7 @@ def test_submit_records_the_job_then_wait_writes_one_file_per_input(
 def test_a_job_over_the_batch_size_is_split_and_followed_as_one(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path, state: Path
 ) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     names = _files(home, 3)
     submitted = bcli("enhance", *names, "--batch-size", "2", "-o", "out", "--wait", base_url=server.base_url)
     assert submitted.code == 0, submitted.stderr
@@ -124,7 +110,7 @@ def test_a_job_over_the_batch_size_is_split_and_followed_as_one(
 def test_errored_and_expired_requests_are_listed_and_exit_8(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    server = _server(mock_server, errored=0.25, expired=0.25)
+    server = batch_mock(mock_server, errored=0.25, expired=0.25)
     names = _files(home, 4)
     result = bcli("enhance", *names, "-o", "out", "--wait", base_url=server.base_url)
     assert result.code == ExitStatus.SOME_FAILED, result.stderr
@@ -145,7 +131,7 @@ def test_errored_and_expired_requests_are_listed_and_exit_8(
 def test_a_broken_results_download_is_resumed_by_running_results_again(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    server = _server(mock_server, results_fault=True)
+    server = batch_mock(mock_server, results_fault=True)
     names = _files(home, 6)
     submitted = bcli("enhance", *names, "-o", "out", base_url=server.base_url)
     broken = bcli("results", submitted.out.strip(), "--max-retries", "0", base_url=server.base_url)
@@ -164,7 +150,7 @@ def test_a_broken_results_download_is_resumed_by_running_results_again(
 def test_a_broken_download_is_retried_in_the_same_run(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    server = _server(mock_server, results_fault=True)
+    server = batch_mock(mock_server, results_fault=True)
     result = bcli("enhance", *_files(home, 4), "-o", "out", "--wait", base_url=server.base_url)
     assert result.code == 0, result.stderr
     assert "broke off after 2 results (" in result.stderr and "downloading again" in result.stderr
@@ -182,7 +168,7 @@ def test_ctrl_c_stops_waiting_and_batch_wait_resumes(
     sig: signal.Signals,
     code: int,
 ) -> None:
-    server = _server(mock_server, seconds=3600.0)
+    server = batch_mock(mock_server, seconds=3600.0)
     names = _files(home, 2)
     env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url, CVSTREAM_HOME=str(state))
     proc = subprocess.Popen(
@@ -216,7 +202,7 @@ def test_ctrl_c_stops_waiting_and_batch_wait_resumes(
 def test_cancel_then_results_lists_the_canceled_then_delete(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path, state: Path
 ) -> None:
-    server = _server(mock_server, seconds=3600.0)
+    server = batch_mock(mock_server, seconds=3600.0)
     job_id = bcli("enhance", *_files(home, 3), "-o", "out", base_url=server.base_url).out.strip()
     early = bcli("results", base_url=server.base_url)
     assert early.code == ExitStatus.USAGE and f"{job_id} has not ended yet" in early.stderr
@@ -244,7 +230,7 @@ def test_cancel_then_results_lists_the_canceled_then_delete(
 def test_ask_prompts_file_plain_and_jsonl(
     bcli: Cli, cli: Cli, mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     (home / "q.txt").write_text("what is SSE?\n\nwhat is JSONL?\n")
     plain = bcli("ask", "--prompts", "q.txt", "-o", "a", "--wait", "--max-tokens", "300", base_url=server.base_url)
     assert plain.code == 0, plain.stderr
@@ -273,7 +259,7 @@ def test_ask_prompts_file_plain_and_jsonl(
 def test_bad_prompts_line_is_refused_before_anything_is_sent(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     (home / "q.jsonl").write_text('{"prompt": "ok"}\n{"prompt": 3}\n')
     result = bcli("ask", "--prompts", "q.jsonl", base_url=server.base_url)
     assert result.code == ExitStatus.USAGE
@@ -285,7 +271,7 @@ def test_bad_prompts_line_is_refused_before_anything_is_sent(
 def test_list_shows_recent_batches_with_their_local_job(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     job_id = bcli("enhance", *_files(home, 2), "-o", "out", base_url=server.base_url).out.strip()
     listed = bcli("list", base_url=server.base_url)
     assert listed.code == 0, listed.stderr
@@ -312,7 +298,7 @@ def test_failures_of_the_batch_calls_use_the_usual_exit_codes(
 def test_an_existing_result_file_is_refused_at_submit(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     (home / "out").mkdir()
     (home / "out" / "cv0.md").write_text("older")
     result = bcli("enhance", *_files(home, 1), "-o", "out", base_url=server.base_url)
@@ -330,7 +316,7 @@ def test_offline_runs_and_waits_with_no_key(bcli: Cli, home: Path) -> None:
 
 @pytest.mark.timeout(60)
 def test_a_terminal_gets_a_progress_bar(bcli: Cli, mock_server: Callable[..., MockServer], home: Path) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     result = bcli("enhance", *_files(home, 2), "-o", "out", "--wait", base_url=server.base_url, stderr_tty=True)
     assert result.code == 0, result.stderr
     assert "waiting for msgbatch_" in result.stderr
@@ -344,7 +330,7 @@ def test_results_of_a_batch_submitted_elsewhere_are_named_by_custom_id(
 ) -> None:
     import anthropic
 
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     client = anthropic.Anthropic(api_key="k", base_url=server.base_url, max_retries=0)
     params = {"model": "m", "max_tokens": 50, "messages": [{"role": "user", "content": "from elsewhere"}]}
     batch = client.messages.batches.create(requests=[{"custom_id": "q-1", "params": params}])  # type: ignore[typeddict-item]

@@ -24,22 +24,6 @@ CVS = Path(__file__).resolve().parent / "fixtures" / "cvs"
 CV = "# Jane\n\n## Work\n\nAcme — Engineer\n\n- built the api\n- led a team\n- cut costs\n- wrote docs\n\nThe end.\n"
 
 
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def bcli(cli: Cli, state: Path) -> Cli:
-    """`cli` with its own CVSTREAM_HOME (the batch jobs and the history)."""
-
-    def run(*args: str, base_url: str | None = None, **kwargs: Any) -> Result:
-        env = {"CVSTREAM_HOME": str(state), **dict(kwargs.pop("env", None) or {})}
-        return cli(*args, base_url=base_url, env=env, **kwargs)
-
-    return run
-
-
 def _server(mock_server: Callable[..., MockServer], **config: Any) -> MockServer:
     return mock_server(batch=BatchConfig(seconds=0.0), **config)
 

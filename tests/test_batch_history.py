@@ -11,33 +11,13 @@ from typing import Any
 import pytest
 
 from cvstream.errors import ExitStatus
-from cvstream.mock.batches import BatchConfig
 from cvstream.mock.server import MockServer
 from cvstream.prompt import ENHANCE_SYSTEM
+from tests.batch_support import batch_mock
 from tests.conftest import FAKE_KEY, Result
 from tests.test_history import read_only
 
 Cli = Callable[..., Result]
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def bcli(cli: Cli, state: Path) -> Cli:
-    """`cli` with its own CVSTREAM_HOME (the batch jobs and the history)."""
-
-    def run(*args: str, base_url: str | None = None, **kwargs: Any) -> Result:
-        env = {"CVSTREAM_HOME": str(state), **dict(kwargs.pop("env", None) or {})}
-        return cli(*args, base_url=base_url, env=env, **kwargs)
-
-    return run
-
-
-def _server(mock_server: Callable[..., MockServer], **batch: Any) -> MockServer:
-    return mock_server(batch=BatchConfig(**{"seconds": 0.0, **batch}))
 
 
 def _files(home: Path, count: int) -> list[str]:
@@ -57,7 +37,7 @@ def _logged(bcli: Cli) -> list[dict[str, Any]]:
 def test_each_result_is_an_answer_in_the_history_and_results_again_adds_none(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    server = _server(mock_server, errored=0.25, expired=0.25)
+    server = batch_mock(mock_server, errored=0.25, expired=0.25)
     result = bcli("batch", "enhance", *_files(home, 4), "-o", "out", "--wait", base_url=server.base_url)
     assert result.code == ExitStatus.SOME_FAILED, result.stderr
     rows = _logged(bcli)
@@ -87,7 +67,7 @@ def test_each_result_is_an_answer_in_the_history_and_results_again_adds_none(
 def test_a_broken_download_records_what_arrived_and_the_resumed_one_the_rest(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    server = _server(mock_server, results_fault=True)
+    server = batch_mock(mock_server, results_fault=True)
     submitted = bcli("batch", "enhance", *_files(home, 6), "-o", "out", base_url=server.base_url)
     broken = bcli("batch", "results", "--max-retries", "0", base_url=server.base_url)
     assert broken.code == ExitStatus.INCOMPLETE, broken.stderr
@@ -103,7 +83,7 @@ def test_a_broken_download_records_what_arrived_and_the_resumed_one_the_rest(
 def test_ask_prompts_record_each_prompt_with_its_own_system_text(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     lines = [{"prompt": "what is SSE?"}, {"prompt": "and HTTP/2?", "system": "be brief"}]
     (home / "q.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     result = bcli("batch", "ask", "--prompts", "q.jsonl", "-o", "out", "--wait", base_url=server.base_url)
@@ -120,7 +100,7 @@ def test_ask_prompts_record_each_prompt_with_its_own_system_text(
 def test_the_off_switches_keep_batch_results_out_of_the_history(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path, state: Path, off: str
 ) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     args, env = ["batch", "enhance", *_files(home, 2), "-o", "out", "--wait"], {}
     if off == "--no-log":
         args.append(off)
@@ -143,7 +123,7 @@ def test_the_off_switches_keep_batch_results_out_of_the_history(
 def test_an_unwritable_history_warns_once_and_changes_nothing_else(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path, state: Path
 ) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     state.mkdir(parents=True, exist_ok=True)
     assert bcli("ask", "first", base_url=server.base_url).code == 0  # creates the history
     path = state / "history.db"
@@ -161,7 +141,7 @@ def test_an_unwritable_history_warns_once_and_changes_nothing_else(
 def test_a_corrupt_history_warns_once_and_changes_nothing_else(
     bcli: Cli, mock_server: Callable[..., MockServer], home: Path, state: Path
 ) -> None:
-    server = _server(mock_server)
+    server = batch_mock(mock_server)
     state.mkdir(parents=True)
     (state / "history.db").write_bytes(b"this is not a database at all" * 200)
     result = bcli("batch", "enhance", *_files(home, 2), "-o", "out", "--wait", base_url=server.base_url)
