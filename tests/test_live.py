@@ -63,6 +63,20 @@ def screen_lines(data: bytes, width: int, height: int) -> list[str]:
     return lines
 
 
+def read_rest(master: int) -> bytes:
+    """What a pty still has to give after its process ended: read until it is quiet or closed."""
+    data = b""
+    while select.select([master], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def one_shot(text: str, width: int, height: int) -> bytes:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, height=height, force_terminal=True, color_system="standard")
@@ -161,17 +175,7 @@ def test_a_signal_leaves_the_terminal_clean(
             data += os.read(master, 65536)
         proc.send_signal(sig)
         assert proc.wait(timeout=20) == status
-        while True:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if not ready:
-                break
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
+        data += read_rest(master)
     finally:
         proc.kill()
         os.close(master)

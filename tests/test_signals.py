@@ -20,6 +20,7 @@ import pytest
 
 from cvstream.mock.server import MockServer
 from tests.conftest import FAKE_KEY, subprocess_env
+from tests.test_live import read_rest
 
 LONG = " ".join(f"word{i}" for i in range(400))
 
@@ -159,14 +160,7 @@ def test_sigterm_while_waiting_restores_the_cursor(installed: Path, mock_server:
             data += os.read(master, 65536)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 143
-        while select.select([master], [], [], 0.5)[0]:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
+        data += read_rest(master)
     finally:
         proc.kill()
         os.close(master)
