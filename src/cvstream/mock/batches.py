@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cvstream.mock import replies
+from cvstream.mock.respond import send_json
 
 PREFIX = "/v1/messages/batches"
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -150,21 +151,6 @@ def batch_object(batch: _Batch, store: Store, base_url: str, now: float) -> dict
 # -- the HTTP side ---------------------------------------------------------------------------------------
 
 
-def _send(
-    handler: BaseHTTPRequestHandler, status: int, body: Any, request_id: str, headers: dict[str, str] | None = None
-) -> None:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("content-type", "application/json")
-    handler.send_header("content-length", str(len(data)))
-    handler.send_header("request-id", request_id)
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(data)
-    handler.wfile.flush()
-
-
 def _error(
     handler: BaseHTTPRequestHandler,
     status: int,
@@ -173,7 +159,7 @@ def _error(
     request_id: str,
     headers: dict[str, str] | None = None,
 ) -> int:
-    _send(handler, status, replies.error_body(kind, message, request_id), request_id, headers)
+    send_json(handler, status, replies.error_body(kind, message, request_id), request_id, headers)
     return status
 
 
@@ -217,10 +203,10 @@ def handle(
         with store.lock:
             if _ended_at(batch, store.server.batch, now) is None and batch.cancel_at is None:
                 batch.cancel_at = now
-        _send(handler, 200, batch_object(batch, store, base_url, now), request_id)
+        send_json(handler, 200, batch_object(batch, store, base_url, now), request_id)
         return 200
     if action is None and method == "GET":
-        _send(handler, 200, batch_object(batch, store, base_url, now), request_id)
+        send_json(handler, 200, batch_object(batch, store, base_url, now), request_id)
         return 200
     if action is None and method == "DELETE":
         if _ended_at(batch, store.server.batch, now) is None:
@@ -228,7 +214,7 @@ def handle(
             return _error(handler, 400, "invalid_request_error", message, request_id)
         with store.lock:
             store.batches.pop(batch_id, None)
-        _send(handler, 200, {"id": batch_id, "type": "message_batch_deleted"}, request_id)
+        send_json(handler, 200, {"id": batch_id, "type": "message_batch_deleted"}, request_id)
         return 200
     return _error(handler, 405, "invalid_request_error", f"{method} is not allowed here", request_id)
 
@@ -263,7 +249,7 @@ def _create(handler: BaseHTTPRequestHandler, store: Store, raw: bytes, base_url:
     batch = _Batch("msgbatch_mock_" + uuid.uuid4().hex[:24], time.time(), kept)
     with store.lock:
         store.batches[batch.id] = batch
-    _send(handler, 200, batch_object(batch, store, base_url, batch.created), request_id)
+    send_json(handler, 200, batch_object(batch, store, base_url, batch.created), request_id)
     return 200
 
 
@@ -293,7 +279,7 @@ def _list(
         "first_id": page[0].id if page else None,
         "last_id": page[-1].id if page else None,
     }
-    _send(handler, 200, body, request_id)
+    send_json(handler, 200, body, request_id)
     return 200
 
 

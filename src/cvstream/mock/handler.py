@@ -13,6 +13,7 @@ from typing import Any
 
 from cvstream.mock import batches, caching, models_api, replies
 from cvstream.mock.replies import Frame
+from cvstream.mock.respond import send_json
 from cvstream.mock.state import HTTP_FAULTS, STREAM_FAULTS, ClientGone, RequestRecord, State
 
 _COALESCE_BYTES = 16 * 1024
@@ -52,15 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         print(line + (f" {extra}" if extra else ""), file=self.state.log, flush=True)
 
     def _send_json(self, status: int, body: bytes, request_id: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.send_header("request-id", request_id)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-        self.wfile.flush()
+        send_json(self, status, body, request_id, headers)
 
     def _write_chunk(self, data: bytes) -> None:
         try:
