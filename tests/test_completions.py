@@ -93,9 +93,9 @@ def test_stderr_colour_rules(cli: Callable[..., Result], mock_server: Callable[.
 
 def test_install_completion_keeps_working(tmp_path: Path) -> None:
     env = {**subprocess_env(), "HOME": str(tmp_path), "SHELL": "/bin/bash"}
-    run = subprocess.run(
-        [sys.executable, "-m", "cvstream", "--install-completion", "bash"], capture_output=True, text=True, env=env
-    )
+    # Typer detects the shell from the process's ancestors: run it from a bash (not exec'd), as a user would.
+    script = '"$0" -m cvstream --install-completion; exit $?'
+    run = subprocess.run(["bash", "-c", script, sys.executable], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     assert "completion installed" in run.stdout
     assert "_CVSTREAM_COMPLETE" in "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
@@ -104,9 +104,9 @@ def test_install_completion_keeps_working(tmp_path: Path) -> None:
 def _commands() -> list[tuple[str, Any]]:
     import typer
 
-    from cvstream.cli import app
+    from cvstream.cli import build_app
 
-    group = typer.main.get_command(app)
+    group = typer.main.get_command(build_app())
     return sorted(group.commands.items())  # type: ignore[attr-defined]
 
 
@@ -146,3 +146,17 @@ def test_the_shipped_example_runs_offline(cli: Callable[..., Result]) -> None:
     result = cli("enhance", "--example", "--offline", "--no-usage", "--quiet", key=None)
     assert result.code == 0, result.stderr
     assert result.out.strip()
+
+
+def test_the_top_level_help_lists_every_command_as_the_full_app_does(capsys: pytest.CaptureFixture[str]) -> None:
+    """`cvstream --help` is built from cli.COMMANDS without importing the commands: the listing must not drift."""
+    import typer
+
+    from cvstream.cli import LISTING, build_app
+
+    shown = []
+    for app in (build_app(), build_app(LISTING)):
+        with pytest.raises(SystemExit):
+            typer.main.get_command(app).main(["--help"], prog_name="cvstream")
+        shown.append(capsys.readouterr().out)
+    assert "log" in shown[0] and shown[0] == shown[1]

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from cvstream.mock.server import MockServer
 from tests.conftest import FAKE_KEY, subprocess_env
 
@@ -84,6 +86,19 @@ def test_version_help_and_completion_do_not_import_the_sdk() -> None:
         env={**env, "_CVSTREAM_COMPLETE": "complete_bash", "COMP_WORDS": "cvstream ask --method ", "COMP_CWORD": "3"},
     )
     assert "anthropic" not in _imported(completion.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "loaded"),
+    [(["--version"], []), (["--help"], []), (["ask", "--help"], ["ask"]), (["log", "--help"], ["log"])],
+)
+def test_a_run_imports_only_the_command_it_names(args: list[str], loaded: list[str]) -> None:
+    script = (
+        "import sys\nfrom cvstream.cli import main\ncode = main(sys.argv[1:])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('cvstream.commands.')), file=sys.stderr)"
+    )
+    run = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=subprocess_env())
+    assert run.stderr.splitlines()[-1] == str([f"cvstream.commands.{name}" for name in loaded])
 
 
 def test_mock_command_prints_its_url_logs_and_stops_on_ctrl_c(installed: Path) -> None:

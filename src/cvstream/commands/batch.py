@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from cvstream.batch.plan import Item
     from cvstream.source.batches import BatchApi
 
-batch_app = typer.Typer(
+app = typer.Typer(
     name="batch",
     help="Thousands of inputs through the Message Batches API: half price, results within 24 hours.",
     no_args_is_help=True,
@@ -142,7 +142,7 @@ def _submit(
     return actions.follow(s, job, None)
 
 
-@batch_app.command(
+@app.command(
     epilog=(
         "Examples:\n\n"
         "  cvstream batch enhance cvs/*.txt --out-dir improved/\n\n"
@@ -200,7 +200,7 @@ def enhance(
     )
 
 
-@batch_app.command(
+@app.command(
     epilog=(
         "Examples:\n\n"
         "  cvstream batch ask --prompts questions.txt --out-dir answers/\n\n"
@@ -248,7 +248,7 @@ def _absolute(s: Session, path: Path | None) -> Path | None:
     return path if path is None or path.is_absolute() else s.env.cwd / path
 
 
-@batch_app.command("wait")
+@app.command("wait")
 @with_flags
 def wait_(
     ctx: typer.Context,
@@ -273,7 +273,7 @@ def wait_(
     return _run(ctx, work, quiet=quiet, network=network, history=history)
 
 
-@batch_app.command()
+@app.command()
 @with_flags
 def results(
     ctx: typer.Context,
@@ -305,7 +305,7 @@ def results(
     return _run(ctx, work, quiet=quiet, network=network, history=history)
 
 
-@batch_app.command("list")
+@app.command("list")
 @with_flags
 def list_(
     ctx: typer.Context,
@@ -353,10 +353,10 @@ def _on_job(action: str) -> Callable[..., int]:
     return command
 
 
-batch_app.command("status", help="A job's batches: status, counts (ok/errored/expired/canceled/processing), times.")(
+app.command("status", help="A job's batches: status, counts (ok/errored/expired/canceled/processing), times.")(
     _on_job("status")
 )
-batch_app.command("cancel", help="Cancel a job's batches; requests already done keep their results.")(_on_job("cancel"))
-batch_app.command("delete", help="Delete a job's ended batches and their results from the API, and the local record.")(
+app.command("cancel", help="Cancel a job's batches; requests already done keep their results.")(_on_job("cancel"))
+app.command("delete", help="Delete a job's ended batches and their results from the API, and the local record.")(
     _on_job("delete")
 )
