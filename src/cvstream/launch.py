@@ -6,8 +6,6 @@ module only turns its own arguments into inputs.
 
 from __future__ import annotations
 
-import importlib
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,11 +30,6 @@ if TYPE_CHECKING:
     from cvstream.prices import Price
     from cvstream.run import Job
     from cvstream.source import Connection, Request
-
-
-def preload_sdk() -> None:
-    """Import the SDK (~1 s) on a thread while stdin and files are read; the first use waits for it."""
-    threading.Thread(target=importlib.import_module, args=("cvstream.source",), daemon=True).start()
 
 
 def output_mode(env: Env, output: OutputFlags) -> OutputMode:

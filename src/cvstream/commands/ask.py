@@ -69,9 +69,11 @@ def ask(
     <input> ... </input> tags. In a `while read` loop pass --no-stdin (or `< /dev/null`), or the
     first question reads the rest of the loop's input.
     """
-    from cvstream.launch import output_mode, preload_sdk, stream_answers
+    from cvstream.preload import preload_sdk
 
     preload_sdk()
+    from cvstream.launch import output_mode, stream_answers
+
     env = env_of(ctx)
     mode = output_mode(env, output)
     inputs, system = read_inputs(env, prompt, request, stdin)

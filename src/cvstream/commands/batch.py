@@ -68,10 +68,9 @@ def _run(
 ) -> int:
     """Resolve settings, then run `work` in a session; the connection (or the --offline mock) is made on
     first use, while the SDK loads on a thread (inputs are read meanwhile)."""
-    import importlib
-    import threading
+    from cvstream.preload import preload_sdk
 
-    threading.Thread(target=importlib.import_module, args=("cvstream.source.batches",), daemon=True).start()
+    preload_sdk("cvstream.source.batches")
     from cvstream.batch.actions import Session
     from cvstream.batch.items import RequestOptions
     from cvstream.batch.state import Store, state_dir

@@ -55,7 +55,7 @@ def count_ask(
 ) -> int:
     """Count the input tokens `cvstream ask` would send (same arguments and options)."""
     from cvstream.commands.ask import read_inputs
-    from cvstream.launch import preload_sdk
+    from cvstream.preload import preload_sdk
 
     preload_sdk()
     env = env_of(ctx)
@@ -78,7 +78,7 @@ def count_enhance(
 ) -> int:
     """Count the input tokens `cvstream enhance` would send, per file (same arguments and options)."""
     from cvstream.commands.enhance import read_enhance_inputs
-    from cvstream.launch import preload_sdk
+    from cvstream.preload import preload_sdk
     from cvstream.rewrite import DocumentFlags, shape_jobs
 
     preload_sdk()

@@ -173,10 +173,12 @@ def enhance(
     run in one process, --jobs at a time: on stdout one after another under a header line, or each
     to its own file with --out-dir.
     """
-    from cvstream.launch import output_mode, preload_sdk, stream_answers
-    from cvstream.rewrite import DocumentFlags
+    from cvstream.preload import preload_sdk
 
     preload_sdk()
+    from cvstream.launch import output_mode, stream_answers
+    from cvstream.rewrite import DocumentFlags
+
     env = env_of(ctx)
     mode = output_mode(env, output)
     if len(files or []) + example > 1 and out_dir is None and not mode.several:
