@@ -8,6 +8,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,9 +78,22 @@ def mock_process(*args: str) -> Iterator[str]:
         proc.wait(10)
 
 
-def client_env(base_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CVSTREAM_"))}
-    env.update(ANTHROPIC_BASE_URL=base_url, ANTHROPIC_API_KEY="sk-benchmark")
+_HOME = tempfile.TemporaryDirectory(prefix="cvstream-bench-")  # removed when the script ends
+
+
+def client_env(base_url: str, home: str | None = None) -> dict[str, str]:
+    """The environment of a cvstream run against `base_url`: no key or setting of the caller's, and a
+    home of its own (the benchmark's history, caches and settings, never the user's)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CVSTREAM_", "XDG_"))}
+    home = home or _HOME.name
+    env.update(
+        ANTHROPIC_BASE_URL=base_url,
+        ANTHROPIC_API_KEY="sk-benchmark",
+        HOME=home,
+        XDG_DATA_HOME=os.path.join(home, "data"),
+        XDG_CONFIG_HOME=os.path.join(home, "config"),
+        XDG_CACHE_HOME=os.path.join(home, "cache"),
+    )
     return env
 
 

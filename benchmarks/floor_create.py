@@ -1,8 +1,22 @@
-"""The floor for `--method create`: the SDK alone, the same create(stream=True) loop, text to stdout."""
+"""The floor for `--method create`: the SDK alone, the same create(stream=True) loop, text to stdout.
+
+    python floor_create.py MAX_TOKENS [--pause-gc]
+
+--pause-gc imports the SDK with the cyclic GC paused, as cvstream does (preload.py): the floor for that.
+"""
 
 import sys
 
-import anthropic
+if "--pause-gc" in sys.argv:
+    import gc
+
+    gc.disable()
+    import anthropic
+
+    gc.freeze()
+    gc.enable()
+else:
+    import anthropic
 
 client = anthropic.Anthropic()
 with client.messages.create(
