@@ -74,7 +74,7 @@ def mock_process(*args: str) -> Iterator[str]:
         line = proc.stdout.readline().decode().strip()
         yield line.split("=", 1)[1]
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # not SIGINT: a script started with `&` ignores it, and so do its children
         proc.wait(10)
 
 

@@ -1,6 +1,6 @@
 """Startup, overhead, throughput, memory and many-inputs figures, each beside its floor, in one run.
 
-    python benchmarks/perf.py [--quick]
+    python benchmarks/perf.py [--quick] [startup|overhead|throughput|memory|files ...]
 
 Run by hand (never in CI). Prints one line per figure: cvstream, the floor, the ratio and the target.
 """
@@ -49,8 +49,6 @@ def throughput() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "big.txt"
         big.write_text(" ".join(f"w{i}" for i in range(deltas)))
-        small = Path(tmp) / "small.txt"
-        small.write_text(" ".join(f"w{i}" for i in range(1_000)))
         with mock_process("--text", str(big), "--tokens-per-second", "0", "--first-token-ms", "0") as url:
             env = client_env(url)
             max_tokens = str(deltas + 10)
@@ -63,6 +61,15 @@ def throughput() -> None:
                 )
                 floor = best_of(runs, [PYTHON, str(HERE / floor_script), max_tokens], env=env)
                 print(row(f"throughput {deltas:,} deltas CPU, --method {method}", ours.cpu, floor.cpu, 1.15))
+
+
+def memory() -> None:
+    deltas = 20_000 if QUICK else 100_000
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "big.txt"
+        big.write_text(" ".join(f"w{i}" for i in range(deltas)))
+        small = Path(tmp) / "small.txt"
+        small.write_text(" ".join(f"w{i}" for i in range(1_000)))
         # Peak memory at 100,000 deltas against 1,000, with the history on (the default) and off. Prose has a
         # vocabulary of a few thousand words; the w0 w1 ... text above is the worst case for the history's
         # full-text index, which holds one entry per distinct word while it indexes the answer at its end.
@@ -104,9 +111,10 @@ def many_files() -> None:
             print(row("10 files: enhance a..j --jobs 10 vs a shell loop", one_run, shell_loop, 0.30))
 
 
+PARTS = {"startup": startup, "overhead": overhead, "throughput": throughput, "memory": memory, "files": many_files}
+
 if __name__ == "__main__":
+    chosen = [a for a in sys.argv[1:] if a in PARTS] or list(PARTS)  # e.g. `perf.py memory` runs one part
     print(f"cvstream {CVSTREAM}; Python {sys.version.split()[0]}; {N} runs per figure (median)")
-    startup()
-    overhead()
-    throughput()
-    many_files()
+    for name in chosen:
+        PARTS[name]()
