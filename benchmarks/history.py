@@ -131,7 +131,7 @@ def recording_cost(data: Path) -> None:
 
     code = (  # what `ask` imports anyway comes first: the figure is what the history adds
         "import time, json, cvstream.launch, cvstream.run, cvstream.config; t = time.perf_counter(); "
-        "import cvstream.history.runs; print(time.perf_counter() - t)"
+        "import cvstream.history.store; print(time.perf_counter() - t)"
     )
     imports = median([float(subprocess.check_output([sys.executable, "-c", code])) for _ in range(N)])
     path = data / "history.db"

@@ -143,8 +143,7 @@ def stream_answers(
     from dataclasses import replace
 
     from cvstream.config import known_secrets
-    from cvstream.history.runs import continuation, recorder
-    from cvstream.history.store import AnswerMeta
+    from cvstream.history.store import AnswerMeta, recorder
     from cvstream.run import Job, Options, run
 
     secrets = known_secrets(env.environ, env.cwd)
@@ -156,6 +155,8 @@ def stream_answers(
     if history.continue_ or history.cid is not None:
         if len(inputs) > 1:
             raise UsageError("--continue and --cid take one input: which conversation would each continue?")
+        from cvstream.history.conversation import continuation
+
         continued = continuation(env.environ, history.cid)
         for answer_id in continued.partial:
             reporter.note(f"note: the earlier answer {answer_id[:12]} is partial; it is sent as it was received")

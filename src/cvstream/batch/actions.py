@@ -148,7 +148,7 @@ def results(s: Session, job: Job, out_dir: Path | None) -> int:
 def _history(s: Session) -> Recorder | None:
     """The history to record the results in, or None when logging is off."""
     from cvstream.config import known_secrets
-    from cvstream.history.runs import recorder
+    from cvstream.history.store import recorder
 
     return recorder(s.env.environ, s.no_log, s.reporter.warning, known_secrets(s.env.environ, s.env.cwd))
 

@@ -1,18 +1,16 @@
-"""What `ask` and `enhance` need from the history: the conversation to continue, and a recorder.
+"""The conversation `ask -c`/`--cid` continues, read back from the history.
 
 `continuation` reads a conversation back as the `messages` history to send (user and assistant texts,
-oldest first), with its system text and model; `recorder` opens the database for recording unless
-logging is off (`--no-log`, `CVSTREAM_LOG=0`, `cvstream log off`).
+oldest first), with its system text and model. Imported only when a run continues one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cvstream.errors import CvstreamError, UsageError
-from cvstream.history.db import HistoryError, connect, db_path, logging_enabled
-from cvstream.history.store import Recorder
+from cvstream.history.db import HistoryError, connect, db_path
 
 
 @dataclass(frozen=True)
@@ -60,12 +58,3 @@ def continuation(environ: Mapping[str, str], cid: str | None) -> Continuation:
         partial=tuple(str(r["id"]) for r in kept if r["status"] != "complete"),
         skipped=len(rows) - len(kept),
     )
-
-
-def recorder(
-    environ: Mapping[str, str], no_log: bool, warn: Callable[[str], None], secrets: Iterable[str] = ()
-) -> Recorder | None:
-    """An open recorder, or None when logging is off. A database that cannot be opened warns once."""
-    if no_log or not logging_enabled(environ)[0]:
-        return None
-    return Recorder(db_path(environ), warn, secrets)
