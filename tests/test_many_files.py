@@ -93,6 +93,28 @@ def test_same_output_name_is_refused(cli: Callable[..., Result], mock: MockServe
     assert mock.records == []
 
 
+def test_an_answer_file_taken_by_a_directory_is_refused_before_anything_is_sent(
+    cli: Callable[..., Result], mock: MockServer, home: Path
+) -> None:
+    names = _inputs(home, 2)
+    (home / "out" / "cv1.md").mkdir(parents=True)
+    result = cli("enhance", *names, "--out-dir", "out", base_url=mock.base_url)
+    assert result.code == ExitStatus.OUTPUT and mock.records == []
+    assert f"cannot write {home / 'out' / 'cv1.md'}: a directory has that name, so nothing was sent" in result.stderr
+    assert sorted(p.name for p in (home / "out").iterdir()) == ["cv1.md"]
+
+
+def test_offline_usage_errors_come_before_the_mock_starts(cli: Callable[..., Result], home: Path) -> None:
+    (home / "cv.md").write_text("# Jane Doe\n\n## Experience\n\nNothing listed yet.\n")  # a CV with no bullets
+    (home / "cv.txt").write_text("- did a thing\n")
+    (home / "out").mkdir()
+    (home / "out" / "cv.md").mkdir()
+    for args in (["enhance", "cv.md", "--offline"], ["enhance", "cv.txt", "--offline", "--out-dir", "out"]):
+        result = cli(*args)
+        assert result.code in (ExitStatus.USAGE, ExitStatus.OUTPUT), result.stderr
+        assert "offline:" not in result.stderr, args
+
+
 def test_out_dir_formats(cli: Callable[..., Result], mock: MockServer, home: Path) -> None:
     names = _inputs(home, 2)
     assert cli("enhance", *names, "--out-dir", "o", "--sse", base_url=mock.base_url).code == 0

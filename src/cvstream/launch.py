@@ -22,7 +22,7 @@ from cvstream.flags import (
     setting_overrides,
 )
 from cvstream.report import Reporter
-from cvstream.sinks import OutputMode, select_mode
+from cvstream.sinks import OutputMode, check_out_dir, output_path, select_mode
 
 if TYPE_CHECKING:
     from cvstream.config import Settings
@@ -166,14 +166,6 @@ def stream_answers(
     model = continued.model if continued is not None and not chosen else resolved.model.value
     # Opened before the first use of the SDK, so it overlaps the SDK's import on its thread.
     record = recorder(env.environ, history.no_log, reporter.warning, secrets)
-    try:
-        conn, mock = connect(resolved, network)
-    except BaseException:
-        if record is not None:
-            record.close()
-        raise
-    if mock is not None:
-        reporter.note(f"offline: answers come from cvstream's built-in mock server at {conn.base_url}")
     from cvstream.source import Request
 
     job_list = [
@@ -191,8 +183,19 @@ def stream_answers(
         )
         for label, user in inputs
     ]
-    if shape is not None:
-        job_list = shape(job_list, resolved)
+    try:
+        # Every check that needs no request comes before the --offline mock starts or anything is sent.
+        if shape is not None:
+            job_list = shape(job_list, resolved)
+        if out_dir is not None:
+            check_out_dir(out_dir, [output_path(out_dir, j.label, mode, j.filename) for j in job_list])
+        conn, mock = connect(resolved, network)
+    except BaseException:
+        if record is not None:
+            record.close()
+        raise
+    if mock is not None:
+        reporter.note(f"offline: answers come from cvstream's built-in mock server at {conn.base_url}")
     if record is not None:
         conversation_id = continued.conversation_id if continued is not None else None
         job_list = [

@@ -115,3 +115,15 @@ def make_out_dir(out_dir: Path) -> None:
         raise OutputError(f"cannot create --out-dir {out_dir} ({exc.strerror})", "pick another --out-dir") from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write to --out-dir {out_dir} (permission denied)", "pick another --out-dir")
+
+
+def check_out_dir(out_dir: Path, targets: list[Path]) -> None:
+    """Before any request: --out-dir is usable and no answer's file name is taken by a directory."""
+    make_out_dir(out_dir)
+    for target in targets:
+        for path in (target, target.with_name(target.name + ".partial")):
+            if path.is_dir():
+                raise OutputError(
+                    f"cannot write {path}: a directory has that name, so nothing was sent",
+                    "move it away, or pick another --out-dir",
+                )
