@@ -365,6 +365,45 @@ def test_in_a_pipe_the_document_is_written_as_each_line_completes(
     assert out.decode() == CV.replace("built the api", "[offline] Built the api")
 
 
+@pytest.mark.timeout(60)
+def test_ctrl_c_on_a_terminal_shows_the_document_once_then_the_warning(
+    installed: Path, mock_server: Callable[..., MockServer], tmp_path: Path
+) -> None:
+    """The kept-bullets warning used to be written under the live region before it was taken down, so the
+    region's last lines stayed on screen and were printed again below it."""
+    import pty
+    import select
+    import signal
+
+    from tests.conftest import FAKE_KEY, subprocess_env
+    from tests.test_live import read_rest
+
+    (tmp_path / "cv.md").write_text(CV)
+    server = mock_server(fault="stall", fault_after=8)  # [1] complete, then the stream hangs inside [2]
+    env = subprocess_env(
+        ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.base_url, TERM="xterm", COLUMNS="80", LINES="24"
+    )
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(installed), "enhance", "cv.md"], stdout=slave, stderr=slave, env=env, cwd=tmp_path)
+    os.close(slave)
+    data = b""
+    try:
+        while b"Built the api" not in data:  # [1] is on screen; the live region holds what follows
+            assert select.select([master], [], [], 20)[0], data
+            data += os.read(master, 65536)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == ExitStatus.INTERRUPTED
+        data += read_rest(master)
+    finally:
+        proc.kill()
+        os.close(master)
+    lines = [line.strip() for line in screen_lines(data, 80, 24) if line.strip()]
+    assert len(lines) == len(set(lines)), lines  # no line of the document shown twice
+    assert lines.index("The end.") < lines.index(
+        "warning: 3 of 4 bullets kept as they were (no rewrite came back): 2, 3, 4"
+    )
+
+
 def test_in_place_in_a_read_only_directory_is_refused_before_any_request(
     cli: Callable[..., Result], mock: MockServer, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

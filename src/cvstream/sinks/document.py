@@ -160,13 +160,11 @@ class DocumentSink:
                 self._write(*self._assembler.accept(number, text))
             self._write(*self._assembler.finish())
         kept = self._assembler.kept_line()
-        if kept is not None and self._begun:
-            self._warn(f"warning: {(self._label + ': ') if self._label else ''}{kept}")
-            if self.options.strict and error is None:
-                self.error = IncompleteError(
-                    f"{len(self._assembler.kept)} bullets did not come back rewritten (--strict)",
-                    "run again, or drop --strict to keep those bullets as they were",
-                )
+        if kept is not None and self._begun and self.options.strict and error is None:
+            self.error = IncompleteError(
+                f"{len(self._assembler.kept)} bullets did not come back rewritten (--strict)",
+                "run again, or drop --strict to keep those bullets as they were",
+            )
         failed = error is not None or self.error is not None
         if self.options.diff and self._console is None and self._out is not None and self._begun:
             self._out.write(self._unified().encode())
@@ -174,10 +172,12 @@ class DocumentSink:
         if self.job.word is not None and self._begun and self._out is not None and not self.options.diff:
             self._out.write(self._word_bytes())
             self._out.flush()
+        if self._view is not None:
+            self._view.finish(summary, error)  # before any warning: a line under a live region would break it
+        if kept is not None and self._begun:
+            self._warn(f"warning: {(self._label + ': ') if self._label else ''}{kept}")
         if self._in_place is not None:
             self._finish_in_place(failed)
-        if self._view is not None:
-            self._view.finish(summary, error)
         if self._ndjson is not None:
             self._ndjson.finish(summary, error or self.error)
 
