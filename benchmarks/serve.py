@@ -23,6 +23,7 @@ import asyncio
 import http.client
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -59,6 +60,31 @@ def serve_process(mock_url: str, src: str | None) -> Iterator[tuple[str, int]]:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def exit_after_stream(mock_url: str, src: str | None, grace: float = 1.0) -> float:
+    """SIGTERM with a stream in flight: seconds from the stream's last byte (at the end of --grace) to exit."""
+    env = client_env(mock_url)
+    if src is not None:
+        env["PYTHONPATH"] = src
+    args = [PYTHON, "-m", "cvstream", "serve", "--port", "0", "--grace", str(grace)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert proc.stdout is not None
+        host, port = host_port(proc.stdout.readline().decode().strip())
+        conn = http.client.HTTPConnection(host, port)
+        body = json.dumps({"prompt": "hi " * 200})
+        conn.request("POST", "/api/ai/stream", body, {"content-type": "application/json"})
+        response = conn.getresponse()
+        response.read1(64)  # the stream has begun
+        proc.send_signal(signal.SIGTERM)
+        response.read()
+        ended = time.perf_counter()
+        proc.wait(30)
+        return time.perf_counter() - ended
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def host_port(url: str) -> tuple[str, int]:
@@ -195,6 +221,7 @@ def measure(src: str | None, label: str) -> dict[str, float]:
             # the floor: the same clients talking to the mock directly (it shares the cores)
             results[f"m{clients}"] = median_total(asyncio.run(wave(paced, "/v1/messages", DIRECT, clients)))
         results["mone"] = median_total(asyncio.run(wave(paced, "/v1/messages", DIRECT, 1)))
+        results["exit"] = statistics.median(exit_after_stream(paced, src) for _ in range(3))
     print(f"-- {label}", file=sys.stderr)
     return results
 
@@ -227,6 +254,7 @@ def main() -> None:
     for clients in LEVELS:
         line(f"serve memory per open stream at {clients}", f"kb{clients}", 1, "KB")
     line("serve CPU per streamed text delta", "cpu", 1e6, "us")
+    line("SIGTERM, --grace 1: stream's end to exit", "exit", 1000, "ms")
 
 
 if __name__ == "__main__":

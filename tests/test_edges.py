@@ -172,19 +172,17 @@ def test_out_dir_under_a_regular_file_is_a_clear_error(
     assert mock.records == []
 
 
-def test_a_target_that_is_a_directory_keeps_the_partial_and_names_the_path(
+def test_a_target_that_is_a_directory_is_named_before_anything_is_sent(
     cli: Callable[..., Result], mock_server: Callable[..., MockServer], home: Path
 ) -> None:
-    mock = mock_server(echo=True)  # the echo marks the text
+    mock = mock_server(echo=True)
     for name in ("a.txt", "b.txt"):
         (home / name).write_text("built the api\n")
     (home / "out" / "a.md").mkdir(parents=True)
     result = cli("enhance", "a.txt", "b.txt", "--out-dir", "out", base_url=mock.base_url)
-    assert result.code == 7
-    assert "error: a.txt: cannot write" in result.stderr and "a.md" in result.stderr
-    assert (home / "out" / "a.md.partial").read_text().startswith("**cvstream mock**")
-    assert (home / "out" / "b.md").exists()
-    assert not [p for p in (home / "out").iterdir() if p.name.startswith(".")]  # no hidden temp file
+    assert result.code == 7 and mock.records == []
+    assert result.stderr.startswith(f"error: cannot write {home / 'out' / 'a.md'}: a directory has that name")
+    assert sorted(p.name for p in (home / "out").iterdir()) == ["a.md"]  # no .partial, no hidden temp file
 
 
 def test_key_never_in_the_help_or_errors_of_arguments(cli: Callable[..., Result]) -> None:

@@ -111,6 +111,32 @@ def test_split_finished_only_commits_blocks_that_cannot_change() -> None:
     assert split_finished(parser, "| a | b |\n")[0] == ""
 
 
+@pytest.mark.timeout(30)
+def test_finish_called_while_the_ticker_redraws_never_hangs() -> None:
+    """finish() sets _stop then _wake; if the ticker clears that wake just after (it had already checked
+    _stop), it must still see _stop and end, or finish() waits on it for ever (seen under load)."""
+    import threading
+
+    from cvstream.events import TextDelta
+    from cvstream.sinks.live import LiveSink
+    from cvstream.usage import Summary
+
+    sink = LiveSink(Console(file=io.StringIO(), force_terminal=True, width=80, height=24))
+
+    class FinishRacesTheClear(threading.Event):
+        def clear(self) -> None:
+            sink._stop.set()  # what finish() does first, landing between the ticker's check and its clear
+            self.set()
+            super().clear()
+
+    sink._wake = FinishRacesTheClear()
+    sink.event(TextDelta("Hello\n\nworld"))
+    assert sink._ticker is not None
+    sink._ticker.join(10)
+    assert not sink._ticker.is_alive()
+    sink.finish(Summary(), None)
+
+
 def test_no_color_keeps_the_layout(cli: Callable[..., Result], mock_server: Callable[..., MockServer]) -> None:
     text = long_markdown(2)
     server = mock_server(text=text)

@@ -155,7 +155,9 @@ class LiveSink:
         blocks the new text finished, then redraw the live region. Per delta the main thread only
         appends text, so the rendering cost depends on the refresh rate, not on the number of deltas."""
         last = 0.0
-        while True:
+        # finish() sets _stop before _wake, so a wake cleared below after finish() was called is caught by
+        # this check (with `while True` such a wake was lost and finish() waited on the thread for ever).
+        while not self._stop.is_set():
             self._wake.wait()
             if self._stop.is_set():
                 return
