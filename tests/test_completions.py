@@ -152,7 +152,8 @@ def test_the_top_level_help_lists_every_command_as_the_full_app_does(capsys: pyt
     """`cvstream --help` is built from cli.COMMANDS without importing the commands: the listing must not drift."""
     import typer
 
-    from cvstream.cli import LISTING, build_app
+    from cvstream.cli import build_app
+    from cvstream.commands import LISTING
 
     shown = []
     for app in (build_app(), build_app(LISTING)):

@@ -125,3 +125,17 @@ def env_of(ctx: Any) -> Env:
     """The Env `main()` hands every command (a fresh one when Typer runs a command some other way)."""
     env = getattr(ctx, "obj", None)
     return env if isinstance(env, Env) else Env.from_process()
+
+
+def check_arguments(args: list[str]) -> None:
+    """Arguments that are not UTF-8 (the OS hands them over as surrogate escapes) are refused up front."""
+    from cvstream.errors import UsageError
+
+    for position, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            raise UsageError(
+                f"argument {position} is not valid UTF-8: {shown}", "convert it, for example with iconv"
+            ) from None
