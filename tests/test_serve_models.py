@@ -35,9 +35,15 @@ def test_short_names_resolve_as_the_cli_does_and_stay_behind_the_allowed_list(
     mock_server: Callable[..., MockServer],
 ) -> None:
     mock = mock_server(text="hi")
-    env = {"ANTHROPIC_API_KEY": FAKE_KEY, "ANTHROPIC_BASE_URL": mock.base_url}
-    env["CVSTREAM_ALIASES"] = "old=claude-opus-4-1"  # a user's own short name
-    proc = serve_process("--allow-model", "haiku", "--allow-model", "OLD", **env)
+    proc = serve_process(
+        "--allow-model",
+        "haiku",
+        "--allow-model",
+        "OLD",
+        ANTHROPIC_API_KEY=FAKE_KEY,
+        ANTHROPIC_BASE_URL=mock.base_url,
+        CVSTREAM_ALIASES="old=claude-opus-4-1",  # a user's own short name
+    )
     try:
         url = first_line_url(proc)
         for model in ("haiku", "claude-haiku-5-5", "Sonnet", "old", None):
