@@ -135,10 +135,11 @@ def _where(filters: Filters) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     if filters.model:
-        # the id itself, or it followed by a date (claude-haiku-4-5 -> claude-haiku-4-5-20251001), as prices match
-        clauses.append("(a.model = ? OR (length(a.model) = ? AND substr(a.model, 1, ?) = ? AND a.model GLOB ?))")
-        size = len(filters.model)
-        args += [filters.model, size + 9, size, filters.model, "*-" + "[0-9]" * 8]
+        # The id itself, or it followed by a date (claude-haiku-4-5 -> claude-haiku-4-5-20251001), as prices
+        # match; both terms are ranges of the model index.
+        clauses.append("(a.model = ? OR (a.model BETWEEN ? AND ? AND length(a.model) = ? AND a.model GLOB ?))")
+        low, high, size = filters.model + "-00000000", filters.model + "-99999999", len(filters.model) + 9
+        args += [filters.model, low, high, size, "*-" + "[0-9]" * 8]
     if filters.since is not None:
         clauses.append("a.created >= ?")
         args.append(filters.since)
@@ -202,27 +203,35 @@ _COUNTS = (
 def stats(conn: sqlite3.Connection, since: float | None) -> dict[str, list[dict[str, Any]]]:
     """Answers and tokens by model and by (local) day, each row with how many came from `cvstream batch`.
 
-    Each row keeps its `parts`, (model, from a batch, counts), for `add_costs`: a batch answer costs less."""
-    where = " WHERE created >= ?" if since is not None else ""
+    Each row keeps its `parts`, (model, from a batch, counts), for `add_costs`: a batch answer costs less.
+    Two scans of small indexes, never of the answers: all answers, then the batch ones (`answers_batch`)."""
+    where = " AND created >= ?" if since is not None else ""
     args: tuple[Any, ...] = (since,) if since is not None else ()
-    rows = conn.execute(
-        "SELECT date(created, 'unixepoch', 'localtime'), model, command = 'batch', COUNT(*), SUM(status = 'complete'),"
+    select = (
+        "SELECT date(created, 'unixepoch', 'localtime'), model, COUNT(*), SUM(status = 'complete'),"
         " SUM(status = 'partial'), SUM(status = 'failed'), SUM(input_tokens), SUM(output_tokens),"
-        f" SUM(cache_read_tokens), SUM(cache_write_tokens) FROM answers{where} GROUP BY 1, 2, 3",
-        args,
+        " SUM(cache_read_tokens), SUM(cache_write_tokens) FROM answers WHERE {}" + where + " GROUP BY 1, 2"
     )
+    batch = {(r[0], r[1]): _counts(r[2:]) for r in conn.execute(select.format("command = 'batch'"), args)}
     models: dict[str, dict[str, Any]] = {}
     days: dict[str, dict[str, Any]] = {}
-    for day, model, batch, *values in rows:
-        counts = dict(zip(_COUNTS, (int(v or 0) for v in values), strict=True))
+    for day, model, *values in conn.execute(select.format("1"), args):
+        every = _counts(values)
+        batched = batch.get((day, model), dict.fromkeys(_COUNTS, 0))
+        one_by_one = {name: every[name] - batched[name] for name in _COUNTS}
+        parts = [(model, kind, counts) for kind, counts in ((False, one_by_one), (True, batched)) if counts["answers"]]
         for key, table, name in ((model, models, "model"), (day, days, "day")):
             row = table.setdefault(key, {name: key, **dict.fromkeys(_COUNTS, 0), "batch": 0, "parts": []})
-            for count, value in counts.items():
+            for count, value in every.items():
                 row[count] += value
-            row["batch"] += counts["answers"] if batch else 0
-            row["parts"].append((model, bool(batch), counts))
+            row["batch"] += batched["answers"]
+            row["parts"] += parts
     by_model = sorted(models.values(), key=lambda r: (-r["answers"], r["model"]))
     return {"by_model": by_model, "by_day": sorted(days.values(), key=lambda r: str(r["day"]), reverse=True)}
+
+
+def _counts(values: Any) -> dict[str, int]:
+    return dict(zip(_COUNTS, (int(v or 0) for v in values), strict=True))
 
 
 def add_costs(
