@@ -127,3 +127,13 @@ def test_continue_with_only_batch_results_recorded_says_so(
     refused = bcli("ask", "-c", "more", base_url=server.base_url)
     assert refused.code == 2 and refused.stderr.startswith("error: cannot continue: no ask or enhance conversation")
     assert "--cid" in refused.stderr
+
+
+def test_stats_reads_the_aliases_only_to_price(cli: Cli, mock: MockServer, home: Path) -> None:
+    cli("ask", "a", base_url=mock.base_url)
+    broken = {"CVSTREAM_ALIASES": "nonsense"}
+    assert [r["cost"] for r in ndjson(cli("log", "stats", env=broken))] == [None, None]  # no prices.toml: no names
+    prices(home, "[sonnet]\ninput = 3.0\noutput = 15.0\n")
+    refused = cli("log", "stats", env=broken)
+    assert refused.code == 2 and refused.out == ""
+    assert refused.stderr.startswith("error: CVSTREAM_ALIASES in environment: 'nonsense' is not name=model")

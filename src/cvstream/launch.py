@@ -82,9 +82,10 @@ def connect(settings: Settings, network: NetworkFlags) -> tuple[Connection, Mock
 
 def price_of(env: Env, settings: Settings) -> Price | None:
     """The model's price from prices.toml (by id, undated id or alias), or None; reads no file if there is none."""
+    from cvstream.config import Names
     from cvstream.prices import pricer
 
-    return pricer(env.environ, settings.endpoint, settings.aliases)(settings.model.value)
+    return pricer(env.environ, lambda: Names(settings.endpoint, settings.aliases))(settings.model.value)
 
 
 def check_before_sending(

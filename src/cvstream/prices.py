@@ -107,23 +107,27 @@ def price_for(prices: Mapping[str, Price], model_id: str, aliases: Mapping[str, 
     return None
 
 
-def pricer(environ: Mapping[str, str], endpoint: str, user_aliases: Mapping[str, str]) -> Callable[[str], Price | None]:
+def pricer(environ: Mapping[str, str], names: Callable[[], Names]) -> Callable[[str], Price | None]:
     """model id -> its price in the user's prices.toml (`price_for`), with the short names `ask` resolves:
-    the models list of `endpoint` and the user's aliases. Reads prices.toml once, the list only if it exists."""
+    the models list of `names().endpoint` and the user's aliases. Reads prices.toml once; `names` and the
+    models list only if it exists."""
     from cvstream.config import user_config_dir
     from cvstream.models import alias_table, local_catalog
 
     prices = load_prices(user_config_dir(environ))
     if not prices:
         return lambda _model_id: None
-    aliases = alias_table(local_catalog(environ, endpoint), user_aliases)
+    where = names()
+    aliases = alias_table(local_catalog(environ, where.endpoint), where.aliases)
     return lambda model_id: price_for(prices, model_id, aliases)
 
 
-def recorded_cost(environ: Mapping[str, str], names: Names) -> Callable[[str, bool, Mapping[str, Any]], float | None]:
+def recorded_cost(
+    environ: Mapping[str, str], names: Callable[[], Names]
+) -> Callable[[str, bool, Mapping[str, Any]], float | None]:
     """cost(model, from a batch, the history's token counts) for `log stats`: priced by `pricer`, as a run is;
     a batch answer at `BATCH_RATE`; None for a model without a price."""
-    price_of = pricer(environ, names.endpoint, names.aliases)
+    price_of = pricer(environ, names)
 
     def cost(model: str, batch: bool, counts: Mapping[str, Any]) -> float | None:
         price = price_of(model)

@@ -265,7 +265,7 @@ def stats(ctx: typer.Context, since: SinceOpt = None, json: JsonOpt = False) -> 
         result = queries.stats(conn, _since(since))
     from cvstream.prices import recorded_cost
 
-    queries.add_costs(result, recorded_cost(env.environ, _names(env)))
+    queries.add_costs(result, recorded_cost(env.environ, lambda: _names(env)))  # names read only with prices
     if not _as_table(env, json):
         rows = [{"by": "model", **r} for r in result["by_model"]] + [{"by": "day", **r} for r in result["by_day"]]
         _ndjson(env, rows)
