@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from cvstream.history.db import SCHEMA_VERSION
 from cvstream.history.store import new_id
 from cvstream.mock.server import MockServer
 from tests.conftest import FAKE_KEY, Result
@@ -238,7 +239,7 @@ def test_migration_from_the_first_schema_keeps_answers_and_indexes_them(cli: Cli
     assert [r["message"] for r in rows(home)] == ["an old question", "a new question"]
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         conn.close()
 

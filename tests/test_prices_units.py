@@ -11,7 +11,7 @@ import pytest
 from cvstream.errors import ExitStatus, NetworkError, UsageError
 from cvstream.models import ModelEntry
 from cvstream.preflight import LARGE_INPUT_CHARS, Input, preflight
-from cvstream.prices import Price, format_cost, parse_prices, price_for, template
+from cvstream.prices import BATCH_RATE, Price, format_cost, parse_prices, price_for, template
 from cvstream.usage import Summary, Usage, format_summary
 
 PATH = Path("/cfg/prices.toml")
@@ -27,6 +27,14 @@ def test_a_cost_is_tokens_times_dollars_per_million() -> None:
     assert Price(3.0, 15.0).cost(Usage(10, 10, cache_read_tokens=5)) is None  # an unpriced kind: unknown
     assert price.worst_case(1000, 500) == pytest.approx((3000 + 7500) / 1e6)
     assert format_cost(0.01234) == "$0.0123"
+
+
+def test_a_batch_answer_costs_half_cache_tokens_included() -> None:
+    price = Price(input=3.0, output=15.0, cache_write=3.75, cache_read=0.3)
+    usage = Usage(input_tokens=1000, output_tokens=2000, cache_read_tokens=10_000, cache_write_tokens=100)
+    assert price.cost(usage, batch=True) == pytest.approx((3000 + 30_000 + 3000 + 375) / 1e6 * BATCH_RATE)
+    assert BATCH_RATE == 0.5
+    assert Price(3.0, 15.0).cost(Usage(10, 10, cache_read_tokens=5), batch=True) is None
 
 
 def test_the_usage_line_and_json_summary_carry_the_cost() -> None:

@@ -241,9 +241,43 @@ def load_settings(
     try:
         return _load(environ, layers, model=model, max_tokens=max_tokens, method=method, offline=offline)
     except UsageError as exc:
-        raise exc.redacted(
-            [v for _, values in layers for name in SECRET_NAMES if (v := values.get(name, ""))]
-        ) from None
+        raise exc.redacted(_secrets(layers)) from None
+
+
+def _secrets(layers: list[tuple[str, Mapping[str, str]]]) -> list[str]:
+    return [v for _, values in layers for name in SECRET_NAMES if (v := values.get(name, ""))]
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """What a model name means here: the models list's endpoint and the user's own aliases."""
+
+    endpoint: str  # models.endpoint_key
+    aliases: Mapping[str, str]  # CVSTREAM_ALIASES, then config.toml
+
+
+def model_names(environ: Mapping[str, str], cwd: Path, warn: Warn = _ignore) -> Names:
+    """The names a run without flags would see, for the commands that read model names without sending
+    (`log --model`, `log stats`' prices), so a short name means there what it means to `ask`."""
+    layers = env_layers(environ, cwd, warn)
+    try:
+        _, _, names = _names(environ, layers, None)
+    except UsageError as exc:
+        raise exc.redacted(_secrets(layers)) from None
+    return names
+
+
+def _names(
+    environ: Mapping[str, str], layers: list[tuple[str, Mapping[str, str]]], offline: bool | None
+) -> tuple[Setting[str | None], Setting[bool], Names]:
+    from cvstream import models
+
+    base_url = _resolve(None, "", layers, ("ANTHROPIC_BASE_URL",), parse_base_url, lambda: None)
+    is_offline: Setting[bool] = _resolve(
+        offline or None, "--offline", layers, ("CVSTREAM_OFFLINE",), _parse_bool, lambda: False
+    )
+    endpoint = models.endpoint_key(base_url.value, is_offline.value)
+    return base_url, is_offline, Names(endpoint, user_aliases(environ, layers))
 
 
 def _load(
@@ -266,13 +300,9 @@ def _load(
         parse_method(method, "--method")
     if model is not None:
         model = parse_model(model, "--model")
-    base_url = _resolve(None, "", layers, ("ANTHROPIC_BASE_URL",), parse_base_url, lambda: None)
-    is_offline: Setting[bool] = _resolve(
-        offline or None, "--offline", layers, ("CVSTREAM_OFFLINE",), _parse_bool, lambda: False
-    )
-    endpoint = models.endpoint_key(base_url.value, is_offline.value)
+    base_url, is_offline, names = _names(environ, layers, offline)
+    endpoint, aliases = names.endpoint, names.aliases
     catalog = models.local_catalog(environ, endpoint)  # a small JSON file, or the SDK's list: no network
-    aliases = user_aliases(environ, layers)
     named = _resolve(model, "--model", layers, ("CVSTREAM_MODEL",), parse_model, lambda: "")
     if named.value:
         try:

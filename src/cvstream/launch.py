@@ -82,15 +82,10 @@ def connect(settings: Settings, network: NetworkFlags) -> tuple[Connection, Mock
 
 def price_of(env: Env, settings: Settings) -> Price | None:
     """The model's price from prices.toml (by id, undated id or alias), or None; reads no file if there is none."""
-    from cvstream.config import user_config_dir
-    from cvstream.models import alias_table, local_catalog
-    from cvstream.prices import load_prices, price_for
+    from cvstream.config import Names
+    from cvstream.prices import pricer
 
-    prices = load_prices(user_config_dir(env.environ))
-    if not prices:
-        return None
-    aliases = alias_table(local_catalog(env.environ, settings.endpoint), settings.aliases)
-    return price_for(prices, settings.model.value, aliases)
+    return pricer(env.environ, lambda: Names(settings.endpoint, settings.aliases))(settings.model.value)
 
 
 def check_before_sending(

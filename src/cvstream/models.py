@@ -19,9 +19,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cvstream.errors import UsageError
+
+if TYPE_CHECKING:
+    from cvstream.config import Names
 
 CACHE_TTL = 24 * 3600.0  # seconds a fetched list stays fresh
 # The default when neither the cache nor the SDK's files list a Sonnet; kept current by a test.
@@ -351,6 +354,11 @@ def resolve(name: str, catalog: Catalog, user: Mapping[str, str]) -> Resolved:
     if catalog.get(wanted) or wanted.startswith("claude-"):
         return Resolved(wanted, None, catalog.get(wanted))
     raise _unknown(wanted, catalog, user)
+
+
+def resolve_in(environ: Mapping[str, str], names: Names, name: str) -> Resolved:
+    """`resolve` with the models list of `names.endpoint` (`config.model_names`), for commands that only read."""
+    return resolve(name, local_catalog(environ, names.endpoint), names.aliases)
 
 
 def _unknown(name: str, catalog: Catalog, user: Mapping[str, str]) -> UsageError:

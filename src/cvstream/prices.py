@@ -10,23 +10,30 @@ or an alias to dollars per million tokens:
     cache_read = 0.30    # optional
 
 A run's model takes the price of its exact id, else of its undated id (`claude-haiku-4-5` prices
-`claude-haiku-4-5-20251001`), else of an alias that resolves to it. Pure apart from `load_prices`.
+`claude-haiku-4-5-20251001`), else of an alias that resolves to it: `pricer` is that lookup, for a run
+(`launch.price_of`) and for the history (`log stats`) alike. An answer from the Message Batches API costs
+`BATCH_RATE` of the standard price. Pure apart from `load_prices` and `pricer`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cvstream.errors import UsageError
 from cvstream.usage import Usage
 
+if TYPE_CHECKING:
+    from cvstream.config import Names
+
 PER = 1_000_000  # prices are per million tokens
 _KINDS = ("input", "output", "cache_write", "cache_read")
+_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")  # Usage's fields, in order
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
+BATCH_RATE = 0.5  # the Message Batches API bills half the standard price, cache tokens included
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +45,16 @@ class Price:
     cache_write: float | None = None
     cache_read: float | None = None
 
-    def cost(self, usage: Usage) -> float | None:
-        """The cost of `usage`, or None when it has cache tokens of a kind without a price."""
+    def cost(self, usage: Usage, batch: bool = False) -> float | None:
+        """The cost of `usage` (sent one by one, or in a batch), or None when it has cache tokens of a kind
+        without a price."""
         total = usage.input_tokens * self.input + usage.output_tokens * self.output
         for tokens, price in ((usage.cache_write_tokens, self.cache_write), (usage.cache_read_tokens, self.cache_read)):
             if tokens:
                 if price is None:
                     return None
                 total += tokens * price
-        return total / PER
+        return total / PER * (BATCH_RATE if batch else 1.0)
 
     def worst_case(self, input_tokens: int, max_tokens: int) -> float:
         """The most a request can cost: all its input at the input price and every allowed output token."""
@@ -97,6 +105,38 @@ def price_for(prices: Mapping[str, Price], model_id: str, aliases: Mapping[str, 
         if target == model_id and alias in prices:
             return prices[alias]
     return None
+
+
+def pricer(environ: Mapping[str, str], names: Callable[[], Names]) -> Callable[[str], Price | None]:
+    """model id -> its price in the user's prices.toml (`price_for`), with the short names `ask` resolves:
+    the models list of `names().endpoint` and the user's aliases. Reads prices.toml once; `names` and the
+    models list only if it exists."""
+    from cvstream.config import user_config_dir
+    from cvstream.models import alias_table, local_catalog
+
+    prices = load_prices(user_config_dir(environ))
+    if not prices:
+        return lambda _model_id: None
+    where = names()
+    aliases = alias_table(local_catalog(environ, where.endpoint), where.aliases)
+    return lambda model_id: price_for(prices, model_id, aliases)
+
+
+def recorded_cost(
+    environ: Mapping[str, str], names: Callable[[], Names]
+) -> Callable[[str, bool, Mapping[str, Any]], float | None]:
+    """cost(model, from a batch, the history's token counts) for `log stats`: priced by `pricer`, as a run is;
+    a batch answer at `BATCH_RATE`; None for a model without a price."""
+    price_of = pricer(environ, names)
+
+    def cost(model: str, batch: bool, counts: Mapping[str, Any]) -> float | None:
+        price = price_of(model)
+        if price is None:
+            return None
+        usage = Usage(*(int(counts[kind]) for kind in _TOKENS))
+        return price.cost(usage, batch)
+
+    return cost
 
 
 def format_cost(dollars: float) -> str:

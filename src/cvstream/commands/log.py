@@ -20,6 +20,8 @@ from cvstream.errors import CvstreamError, UsageError
 if TYPE_CHECKING:
     import sqlite3
 
+    from cvstream.config import Names
+
 app = typer.Typer(
     name="log",
     help="Find, show and manage recorded answers (every answer is kept unless logging is off).",
@@ -29,7 +31,10 @@ app = typer.Typer(
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="NDJSON with every field (the default in a pipe).", metavar="")]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", help="How many answers.", min=1)]
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Only this model.", show_default=False)]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Only this model (an id or a short name, as `ask -m`).", show_default=False),
+]
 SinceOpt = Annotated[
     str | None, typer.Option("--since", help="Only newer ones: 30m, 2h, 3d, 1w or a date (2026-11-01).")
 ]
@@ -64,6 +69,20 @@ def _since(text: str | None) -> float | None:
         return parse_when(text)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _names(env: Env) -> Names:
+    from cvstream.config import model_names
+    from cvstream.report import Reporter
+
+    return model_names(env.environ, env.cwd, Reporter(env).warning)
+
+
+def _model(env: Env, name: str | None) -> str | None:
+    """A model name as `ask -m` takes it (sonnet, a user's alias, an id) -> the id the history records."""
+    from cvstream.models import resolve_in
+
+    return None if name is None else resolve_in(env.environ, _names(env), name).id
 
 
 def _lookup(conn: sqlite3.Connection, prefix: str, what: str) -> str:
@@ -125,6 +144,7 @@ def log(
     env = env_of(ctx)
     if status is not None and status not in queries.STATUSES:
         raise UsageError(f"unknown status {status!r}", "one of: " + ", ".join(queries.STATUSES))
+    model = _model(env, model)
     with _database(env) as conn:
         if conn is None:
             _empty(env)
@@ -213,6 +233,7 @@ def search(
     from cvstream.history.queries import MARK_END, MARK_START
 
     env = env_of(ctx)
+    model = _model(env, model)
     with _database(env) as conn:
         if conn is None:
             _empty(env)
@@ -231,7 +252,9 @@ def search(
 
 @app.command()
 def stats(ctx: typer.Context, since: SinceOpt = None, json: JsonOpt = False) -> int:
-    """Answers, tokens (in, out, cache read and write) and cost (from prices.toml) by model and by day."""
+    """Answers, tokens (in, out, cache read and write) and cost (from prices.toml) by model and by day.
+
+    A model is priced as `ask` prices it (by id, undated id or short name); batch answers at half price."""
     from cvstream.history import queries
 
     env = env_of(ctx)
@@ -240,7 +263,9 @@ def stats(ctx: typer.Context, since: SinceOpt = None, json: JsonOpt = False) -> 
             _empty(env)
             return 0
         result = queries.stats(conn, _since(since))
-    queries.add_costs(result, _pricing(env))
+    from cvstream.prices import recorded_cost
+
+    queries.add_costs(result, recorded_cost(env.environ, lambda: _names(env)))  # names read only with prices
     if not _as_table(env, json):
         rows = [{"by": "model", **r} for r in result["by_model"]] + [{"by": "day", **r} for r in result["by_day"]]
         _ndjson(env, rows)
@@ -252,24 +277,6 @@ def stats(ctx: typer.Context, since: SinceOpt = None, json: JsonOpt = False) -> 
         console.print(table)
         console.print()
     return 0
-
-
-def _pricing(env: Env) -> Any:
-    """cost(model, token counts) from the user's prices.toml (None for a model it does not price)."""
-    from cvstream.config import user_config_dir
-    from cvstream.prices import load_prices, price_for
-    from cvstream.usage import Usage
-
-    prices = load_prices(user_config_dir(env.environ))
-
-    def cost(model: str, counts: dict[str, Any]) -> float | None:
-        price = price_for(prices, model, {})
-        if price is None:
-            return None
-        fields = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-        return price.cost(Usage(**{name: counts[name] for name in fields}))
-
-    return cost
 
 
 @app.command()

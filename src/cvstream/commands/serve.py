@@ -49,7 +49,7 @@ def serve(
         list[str] | None,
         typer.Option(
             "--allow-model",
-            help="A model id clients may ask for besides --model (repeatable; default: only --model).",
+            help="A model (id or short name) clients may ask for besides --model (repeatable; default: only --model).",
             show_default=False,
         ),
     ] = None,
@@ -85,6 +85,11 @@ def serve(
             "pass --token (or set CVSTREAM_SERVE_TOKEN), or bind 127.0.0.1",
         )
     resolved = settings_for(env, settings, Reporter(env).warning)
+    from cvstream.models import alias_table, local_catalog, resolve
+
+    # Short names mean here what they mean to `ask -m`, resolved once, at start, from the same models list.
+    catalog = local_catalog(env.environ, resolved.endpoint)
+    allowed = [resolve(name, catalog, resolved.aliases).id for name in allow_model or []]
     conn, mock_server = connect(resolved, network)
     from cvstream.serve import ServeConfig, bind
     from cvstream.serve import serve as run_server
@@ -107,7 +112,8 @@ def serve(
         log=env.stderr,
         host=host,
         allowed_hosts=list(allowed_host or []),
-        allow_models=list(allow_model or []),
+        allow_models=allowed,
+        aliases=alias_table(catalog, resolved.aliases),
         max_concurrent=max_concurrent,
         client_timeout=client_timeout,
         recorder=recorder,

@@ -24,7 +24,7 @@ class Continuation:
 
 
 def continuation(environ: Mapping[str, str], cid: str | None) -> Continuation:
-    """The conversation `cid` (a unique id prefix), or the latest one if None."""
+    """The conversation `cid` (a unique id prefix), or if None the latest `ask`/`enhance` one."""
     from cvstream.history import queries
 
     path = db_path(environ)
@@ -37,9 +37,12 @@ def continuation(environ: Mapping[str, str], cid: str | None) -> Continuation:
         raise CvstreamError(f"cannot continue: cannot open the history {exc.path} ({exc.reason})", hint) from None
     try:
         if cid is None:
-            conversation_id = queries.latest_conversation(conn)
+            conversation_id = queries.latest_conversation(conn)  # the latest ask/enhance one, never a batch result
             if conversation_id is None:
-                raise UsageError("cannot continue: no conversation is recorded yet", hint)
+                raise UsageError(
+                    "cannot continue: no ask or enhance conversation is recorded yet",
+                    "--cid ID continues any recorded answer, a batch result too (`cvstream log` lists them)",
+                )
         else:
             try:
                 conversation_id = queries.resolve_conversation(conn, cid)

@@ -42,6 +42,7 @@ COLUMNS = (
 )
 _SELECT = "SELECT " + ", ".join(f"a.{c}" for c in COLUMNS) + " FROM answers a"
 STATUSES = ("complete", "partial", "failed")
+CONVERSING = ("ask", "enhance")  # the commands whose answers are "the latest conversation" (not batch, not serve)
 SHORT_ID = 12  # 10 characters of milliseconds + 2 random: unique unless two answers begin in the same ms
 _ID_CHARS = re.compile(r"^[0-9a-z]+$")
 
@@ -53,7 +54,7 @@ class IdLookupError(Exception):
 @dataclass(frozen=True, slots=True)
 class Filters:
     limit: int = 20
-    model: str | None = None
+    model: str | None = None  # a model id; an undated one also matches its dated ids
     since: float | None = None  # unix time
     status: str | None = None
     conversation_id: str | None = None
@@ -102,7 +103,11 @@ def _one(found: list[str], prefix: str, what: str) -> str:
 
 
 def latest_conversation(conn: sqlite3.Connection) -> str | None:
-    row = conn.execute("SELECT conversation_id FROM answers ORDER BY id DESC LIMIT 1").fetchone()
+    """The conversation of the newest `ask` or `enhance` answer: a batch result or a `serve --log` answer is
+    continued or shown only by its id (`--cid`). A conversation continued from one is an `ask` answer too."""
+    marks = ", ".join("?" * len(CONVERSING))
+    sql = f"SELECT conversation_id FROM answers WHERE command IN ({marks}) ORDER BY id DESC LIMIT 1"
+    row = conn.execute(sql, CONVERSING).fetchone()
     return None if row is None else str(row[0])
 
 
@@ -130,8 +135,11 @@ def _where(filters: Filters) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     if filters.model:
-        clauses.append("a.model = ?")
-        args.append(filters.model)
+        # The id itself, or it followed by a date (claude-haiku-4-5 -> claude-haiku-4-5-20251001), as prices
+        # match; both terms are ranges of the model index.
+        clauses.append("(a.model = ? OR (a.model BETWEEN ? AND ? AND length(a.model) = ? AND a.model GLOB ?))")
+        low, high, size = filters.model + "-00000000", filters.model + "-99999999", len(filters.model) + 9
+        args += [filters.model, low, high, size, "*-" + "[0-9]" * 8]
     if filters.since is not None:
         clauses.append("a.created >= ?")
         args.append(filters.since)
@@ -180,48 +188,58 @@ def plain_terms(query: str) -> str:
     return " ".join(terms) or '""'
 
 
+_COUNTS = (
+    "answers",
+    "complete",
+    "partial",
+    "failed",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+)
+
+
 def stats(conn: sqlite3.Connection, since: float | None) -> dict[str, list[dict[str, Any]]]:
-    """Answers and tokens by model and by (local) day."""
-    where = " WHERE created >= ?" if since is not None else ""
+    """Answers and tokens by model and by (local) day, each row with how many came from `cvstream batch`.
+
+    Each row keeps its `parts`, (model, from a batch, counts), for `add_costs`: a batch answer costs less.
+    Two scans of small indexes, never of the answers: all answers, then the batch ones (`answers_batch`)."""
+    where = " AND created >= ?" if since is not None else ""
     args: tuple[Any, ...] = (since,) if since is not None else ()
-    sums = (
-        "COUNT(*), SUM(status = 'complete'), SUM(status = 'partial'), SUM(status = 'failed'), SUM(input_tokens),"
-        " SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens)"
+    select = (
+        "SELECT date(created, 'unixepoch', 'localtime'), model, COUNT(*), SUM(status = 'complete'),"
+        " SUM(status = 'partial'), SUM(status = 'failed'), SUM(input_tokens), SUM(output_tokens),"
+        " SUM(cache_read_tokens), SUM(cache_write_tokens) FROM answers WHERE {}" + where + " GROUP BY 1, 2"
     )
-    names = (
-        "answers",
-        "complete",
-        "partial",
-        "failed",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-    )
-    by_model = conn.execute(f"SELECT model, {sums} FROM answers{where} GROUP BY model ORDER BY 2 DESC", args)
-    models = [{"model": r[0], **dict(zip(names, (int(v or 0) for v in r[1:]), strict=True))} for r in by_model]
-    # By day and model, folded into days here: a day's cost is the sum of its models' costs.
-    rows = conn.execute(
-        f"SELECT date(created, 'unixepoch', 'localtime') AS day, model, {sums} FROM answers{where}"
-        " GROUP BY day, model ORDER BY day DESC",
-        args,
-    )
+    batch = {(r[0], r[1]): _counts(r[2:]) for r in conn.execute(select.format("command = 'batch'"), args)}
+    models: dict[str, dict[str, Any]] = {}
     days: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        day = days.setdefault(r[0], {"day": r[0], **dict.fromkeys(names, 0), "models": {}})
-        counts = dict(zip(names, (int(v or 0) for v in r[2:]), strict=True))
-        for name, value in counts.items():
-            day[name] += value
-        day["models"][r[1]] = counts
-    return {"by_model": models, "by_day": list(days.values())}
+    for day, model, *values in conn.execute(select.format("1"), args):
+        every = _counts(values)
+        batched = batch.get((day, model), dict.fromkeys(_COUNTS, 0))
+        one_by_one = {name: every[name] - batched[name] for name in _COUNTS}
+        parts = [(model, kind, counts) for kind, counts in ((False, one_by_one), (True, batched)) if counts["answers"]]
+        for key, table, name in ((model, models, "model"), (day, days, "day")):
+            row = table.setdefault(key, {name: key, **dict.fromkeys(_COUNTS, 0), "batch": 0, "parts": []})
+            for count, value in every.items():
+                row[count] += value
+            row["batch"] += batched["answers"]
+            row["parts"] += parts
+    by_model = sorted(models.values(), key=lambda r: (-r["answers"], r["model"]))
+    return {"by_model": by_model, "by_day": sorted(days.values(), key=lambda r: str(r["day"]), reverse=True)}
 
 
-def add_costs(result: dict[str, list[dict[str, Any]]], cost: Callable[[str, dict[str, Any]], float | None]) -> None:
-    """Give every row a `cost` (dollars, None when a model in it has no price) from `cost(model, counts)`."""
-    for row in result["by_model"]:
-        row["cost"] = cost(row["model"], row)
-    for row in result["by_day"]:
-        costs = [cost(model, counts) for model, counts in row.pop("models").items()]
+def _counts(values: Any) -> dict[str, int]:
+    return dict(zip(_COUNTS, (int(v or 0) for v in values), strict=True))
+
+
+def add_costs(
+    result: dict[str, list[dict[str, Any]]], cost: Callable[[str, bool, dict[str, Any]], float | None]
+) -> None:
+    """Give every row a `cost` (dollars; None when a model in it has no price) from `cost(model, batch, counts)`."""
+    for row in (*result["by_model"], *result["by_day"]):
+        costs = [cost(model, batch, counts) for model, batch, counts in row.pop("parts")]
         row["cost"] = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
 

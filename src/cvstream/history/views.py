@@ -128,12 +128,12 @@ def stats_tables(result: dict[str, list[dict[str, Any]]]) -> list[Any]:
     from rich.table import Table
 
     tables = []
-    numbers = ["answers", "partial", "failed", "input_tokens", "output_tokens", "cache_read_tokens"]
+    numbers = ["answers", "batch", "partial", "failed", "input_tokens", "output_tokens", "cache_read_tokens"]
     numbers.append("cache_write_tokens")
     for key, title in (("by_model", "model"), ("by_day", "day")):
         table = Table(box=None, pad_edge=False, header_style="bold")
         table.add_column(title)
-        for name in ("answers", "partial", "failed", "in", "out", "cache read", "cache write", "cost"):
+        for name in ("answers", "batch", "partial", "failed", "in", "out", "cache read", "cache write", "cost"):
             table.add_column(name, justify="right")
         for r in result[key]:
             cost = "-" if r.get("cost") is None else f"${r['cost']:,.4f}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
@@ -50,7 +50,8 @@ class ServeConfig:
     log: TextIO = sys.stderr
     host: str = "127.0.0.1"  # the bound address (for the Host check)
     allowed_hosts: list[str] = field(default_factory=list)
-    allow_models: list[str] = field(default_factory=list)
+    allow_models: list[str] = field(default_factory=list)  # model ids
+    aliases: Mapping[str, str] = field(default_factory=dict)  # a request's short name -> its id (models.alias_table)
     max_concurrent: int = 64
     client_timeout: float = 60.0
     waiting_after: float = 5.0
@@ -76,7 +77,7 @@ class StreamRoutes:
         self.client = make_async_client(config.conn)
         self.secrets = [s for s in (config.conn.api_key, config.conn.auth_token, config.token) if s]
         self.rules = RequestRules(
-            config.model, config.max_tokens, config.method, config.max_tokens_cap, config.allow_models
+            config.model, config.max_tokens, config.method, config.max_tokens_cap, config.allow_models, config.aliases
         )
         self.exchanges: set[Exchange] = set()
         self.active = 0

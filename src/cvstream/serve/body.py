@@ -2,13 +2,14 @@
 
 Everything a client controls is checked here, before any upstream call: the size, the JSON (depth
 included), each field's type, text that is not valid Unicode (a lone surrogate would fail inside the
-SDK), `max_tokens` against the cap, and `model` against the allowed list.
+SDK), `max_tokens` against the cap, and `model` against the allowed list (a short name resolved first, as the
+CLI resolves it, so a client may send `"sonnet"`; what it resolves to must be allowed).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from cvstream.config import METHODS
@@ -87,10 +88,17 @@ class RequestRules:
     """The server's defaults and limits for what a client may ask."""
 
     def __init__(
-        self, model: str, max_tokens: int, method: str, max_tokens_cap: int, allow_models: Collection[str] = ()
+        self,
+        model: str,
+        max_tokens: int,
+        method: str,
+        max_tokens_cap: int,
+        allow_models: Collection[str] = (),
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.model, self.max_tokens, self.method, self.max_tokens_cap = model, max_tokens, method, max_tokens_cap
         self.models = {model, *allow_models}
+        self.aliases = dict(aliases or {})  # short name (lower case) -> model id
 
     def ai_stream(self, data: dict[str, Any]) -> tuple[ApiRequest, str]:
         prompt = optional_str(data, "prompt") if isinstance(data.get("prompt"), str) else None
@@ -108,14 +116,13 @@ class RequestRules:
         return self._request(data, enhance_message(bullets, optional_str(data, "job")), ENHANCE_SYSTEM)
 
     def _request(self, data: dict[str, Any], user: str, system: str | None) -> tuple[ApiRequest, str]:
-        model = optional_str(data, "model") or self.model
+        named = optional_str(data, "model") or ""
+        model = self.aliases.get(named.strip().lower(), named) if named else self.model
         if model not in self.models:
             allowed = ", ".join(sorted(self.models))
-            raise BadRequest(
-                400,
-                "model_not_allowed",
-                f"model {one_line(model, 80)!r} is not allowed on this server (allowed: {allowed}; see --allow-model)",
-            )
+            via = "" if model == named else f" (short for {one_line(model, 80)})"
+            message = f"model {one_line(named, 80)!r}{via} is not allowed on this server"
+            raise BadRequest(400, "model_not_allowed", f"{message} (allowed: {allowed}; see --allow-model)")
         max_tokens = data.get("max_tokens", self.max_tokens)
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise BadRequest(400, "invalid_request", "'max_tokens' must be a whole number of at least 1")
