@@ -10,7 +10,8 @@ import pytest
 
 from cvstream.documents import checker, fixer, kind_of, load_text
 from cvstream.documents.answer import AnswerReader, Assembler
-from cvstream.documents.model import Bullet, Document, only
+from cvstream.documents.model import Bullet, Document
+from cvstream.documents.scope import select
 from cvstream.documents.prompt import document_message
 
 CVS = Path(__file__).resolve().parent / "fixtures" / "cvs"
@@ -154,9 +155,9 @@ def test_latex_check_refuses_unbalanced_braces_and_comments() -> None:
 
 def test_only_limits_the_rewrite_to_matching_sections() -> None:
     document = _load(CVS / "md-4-crlf.md")
-    limited = only(document, ["languages"])
+    limited, numbers = select(document, ["languages"])
     assert [b.text for b in limited.bullets] == ["German (native)", "English (fluent)"]
-    assert [b.number for b in limited.bullets] == [1, 2]
+    assert [b.number for b in limited.bullets] == [1, 2] and numbers == [3, 4]
     assert limited.original() == document.original()
 
 

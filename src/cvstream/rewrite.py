@@ -1,9 +1,10 @@
 """The whole-CV flow of `enhance`: files -> documents, the checks made before any request, each input's sink.
 
 `enhance` calls `read_documents` first: it returns None when every input is a plain bullets file and no
-document flag was given, and the flat flow runs exactly as before. Otherwise each input becomes a
-`DocumentInput`: its parsed document (and, for .docx, the parsed file), its user message, and a sink
-factory the run path calls for it (stdout or an --out-dir file).
+document flag was given, and the flat flow runs exactly as before. Otherwise it returns, for each input
+in order, a `DocumentInput` (its parsed document and, for .docx, the parsed file, its user message, and
+a sink factory the run path calls for it: stdout or an --out-dir file), or None for a plain bullets file
+among documents, which keeps the flat flow of its own (`shape_jobs` leaves its job as it is).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cvstream.errors import UsageError
 
 if TYPE_CHECKING:
     from cvstream.config import Settings
+    from cvstream.documents.docx import WordFile
     from cvstream.context import Env
     from cvstream.run import Job
     from cvstream.sinks import Sink
@@ -80,23 +82,33 @@ def read_documents(
     job_text: str | None,
     mode: str,
     out_dir: Path | None,
-) -> list[DocumentInput] | None:
-    """The inputs as documents, or None for the flat bullets flow (no document among them, no document flag)."""
-    from cvstream.documents import kind_of
+) -> list[DocumentInput | None] | None:
+    """Each input as a document (None: a plain bullets file, read by the flat flow), or None for the whole
+    run when no input is a document and no document flag was given. A document flag (--only, --diff,
+    --strict, --in-place) makes every input a document, a bullets file included."""
     from cvstream.inputs import decode_input
 
     names = [name for name, _, _ in raw]
     kinds = []
     for name, label, data in raw:
         text = None if name.lower().endswith(".docx") else decode_input(data, label)
-        kinds.append(kind_of(name if name != "-" else "", text))
+        kinds.append(input_kind(name, text))
     if not flags.given and all(kind == "bullets" for kind in kinds):
         return None
     _check_flags(names, kinds, flags, mode, out_dir)
     return [
-        _document(name, label, data, "text" if kind == "bullets" else kind, flags, job_text, env.cwd)
+        None
+        if kind == "bullets" and not flags.given
+        else _document(name, label, data, "text" if kind == "bullets" else kind, flags, job_text, env.cwd)
         for (name, label, data), kind in zip(raw, kinds, strict=True)
     ]
+
+
+def input_kind(name: str, text: str | None) -> str:
+    """How an input (`-`: stdin) is read: "bullets" (the flat flow) or a document's kind."""
+    from cvstream.documents import kind_of
+
+    return kind_of(name if name != "-" else "", text)
 
 
 def _check_flags(names: list[str], kinds: list[str], flags: DocumentFlags, mode: str, out_dir: Path | None) -> None:
@@ -126,32 +138,55 @@ def _check_flags(names: list[str], kinds: list[str], flags: DocumentFlags, mode:
 def _document(
     name: str, label: str, data: bytes, kind: str, flags: DocumentFlags, job_text: str | None, cwd: Path
 ) -> DocumentInput:
-    from cvstream.documents.model import only
     from cvstream.documents.prompt import document_message
+    from cvstream.documents.scope import select
 
-    parsed = parse_document(label, data, kind)
+    parsed = _parse(label, data, kind)
     document, word, bom = parsed.document, parsed.word, parsed.bom
     if not document.bullets:
         raise UsageError(f"{label} has no bullets", _no_bullets_hint(kind))
-    limited = only(document, list(flags.only))
+    limited, numbers = select(document, flags.only)
     if not limited.bullets:
         sections = list(dict.fromkeys(s for b in document.bullets for s in b.sections))
-        raise UsageError(
-            f"--only {' / '.join(flags.only)} matches no section with bullets in {label}",
-            "its sections: " + (", ".join(sections) if sections else "(none)"),
-        )
+        shown = ", ".join(sections) if sections else "(none)"
+        if not flags.only:
+            raise UsageError(
+                f"{label} has no experience or achievement bullets (skills, education and contact lines are kept)",
+                f"name a section to rewrite it anyway, e.g. --only {sections[0] if sections else 'TEXT'}; "
+                f"its sections: {shown}",
+            )
+        raise UsageError(f"--only {' / '.join(flags.only)} matches no section with bullets in {label}", f"its sections: {shown}")
     path = None if name == "-" else (Path(name) if Path(name).is_absolute() else cwd / name)
     if flags.in_place and path is not None and not os.access(path.parent, os.W_OK | os.X_OK):
         raise UsageError(
             f"--in-place cannot write next to {label} (permission denied on {path.parent})",
             "use --out-dir DIR, or make the directory writable",
         )
-    job = DocumentJob(label, limited, bom=bom, word=word, path=path)
+    job = DocumentJob(label, limited, bom=bom, word=_renumbered(word, numbers), path=path)
     return DocumentInput(label, job, document_message(limited, job_text))
 
 
 def parse_document(label: str, data: bytes, kind: str) -> DocumentJob:
-    """A document's bytes, parsed as `kind` (the same bytes always give the same bullets and numbers)."""
+    """A document's bytes, parsed as `kind`, with its achievement bullets only (scope.py) and no --only: the
+    same bytes always give the same bullets and numbers (a batch's answer is put back with it)."""
+    from cvstream.documents.scope import select
+
+    parsed = _parse(label, data, kind)
+    document, numbers = select(parsed.document)
+    return DocumentJob(label, document, bom=parsed.bom, word=_renumbered(parsed.word, numbers))
+
+
+def _renumbered(word: WordFile | None, numbers: list[int]) -> WordFile | None:
+    """A Word file's bullet paragraphs under the numbers the bullets have once selected."""
+    if word is None:
+        return None
+    from cvstream.documents.docx import WordFile
+
+    return WordFile(word.package, {new: word.paragraphs[old] for new, old in enumerate(numbers, start=1)})
+
+
+def _parse(label: str, data: bytes, kind: str) -> DocumentJob:
+    """A document's bytes, parsed as `kind`: every list item a bullet."""
     from cvstream.documents import load_text
     from cvstream.inputs import decode_input
 
@@ -220,24 +255,32 @@ def _view(env: Env, out: BinaryIO, item: DocumentInput, mode: str) -> Sink:
 
 
 def shape_jobs(
-    env: Env, documents: list[DocumentInput], flags: DocumentFlags, mode: str
+    env: Env,
+    documents: list[DocumentInput | None],
+    flags: DocumentFlags,
+    mode: str,
+    system: str | None = None,
 ) -> Callable[[list[Job], Settings], list[Job]]:
-    """For `launch.stream_answers`: each job gets its document's sink and file name, and, unless
-    --max-tokens (or CVSTREAM_MAX_TOKENS) says otherwise, room for all its bullets."""
+    """For `launch.stream_answers`: each document's job gets its sink and file name, and, unless
+    --max-tokens (or CVSTREAM_MAX_TOKENS) says otherwise, room for all its bullets; with `system`, that
+    system text too (a run mixing bullets files and documents: the run's system is the bullets one). A
+    bullets file's job (None) is left as it is."""
 
     def shape(jobs: list[Job], settings: Settings) -> list[Job]:
         from dataclasses import replace
 
         configured = settings.max_tokens.value
         default = settings.max_tokens.source == "default"
-        return [
-            replace(
-                job,
-                request=replace(job.request, max_tokens=item.max_tokens(configured) if default else configured),
-                make_sink=sink_factory(env, item, flags, mode, single=len(documents) == 1),
-                filename=item.filename,
-            )
-            for job, item in zip(jobs, documents, strict=True)
-        ]
+        shaped = []
+        for job, item in zip(jobs, documents, strict=True):
+            if item is None:
+                shaped.append(job)
+                continue
+            request = replace(job.request, max_tokens=item.max_tokens(configured) if default else configured)
+            if system is not None:
+                request = replace(request, system=system)
+            make = sink_factory(env, item, flags, mode, single=len(jobs) == 1)
+            shaped.append(replace(job, request=request, make_sink=make, filename=item.filename))
+        return shaped
 
     return shape

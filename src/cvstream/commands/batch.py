@@ -146,7 +146,8 @@ def _submit(
         "Examples:\n\n"
         "  cvstream batch enhance cvs/*.txt --out-dir improved/\n\n"
         "  cvstream batch enhance cvs/*.txt --job job.txt --wait\n\n"
-        "  cvstream batch enhance --example --offline --out-dir out/"
+        "  cvstream batch enhance --example --offline --out-dir out/\n\n"
+        "  cvstream batch enhance --example bullets.txt cv.md cv.tex --offline --out-dir out/"
     )
 )
 @with_flags
@@ -178,9 +179,11 @@ def enhance(
     rewritten in place, as OUT_DIR/<its own name> (cv.tex -> OUT_DIR/cv.tex).
     """
     from cvstream.batch.items import enhance_inputs, enhance_items
-    from cvstream.commands.enhance import example_path
+    from cvstream.commands.enhance import example_names
 
-    names = list(files or []) + ([str(example_path())] if example else [])
+    names = list(files or [])
+    if example:
+        names, job = example_names(env_of(ctx), files, job)
     if not names:
         raise UsageError("no files given", "pass files (cvstream batch enhance cvs/*.txt), or - for stdin")
 

@@ -79,14 +79,14 @@ def count_enhance(
     """Count the input tokens `cvstream enhance` would send, per file (same arguments and options)."""
     from cvstream.commands.enhance import read_enhance_inputs
     from cvstream.preload import preload_sdk
-    from cvstream.rewrite import DocumentFlags, shape_jobs
+    from cvstream.rewrite import DocumentFlags
 
     preload_sdk()
     env = env_of(ctx)
     flags = DocumentFlags(tuple(only or ()))
     prepared = read_enhance_inputs(env, files, job, example, request, flags, mode="raw", out_dir=None)
     # A whole CV gets the room for its bullets that `enhance` would give it (shape_jobs), so count that.
-    shape = shape_jobs(env, prepared.documents, flags, "raw") if prepared.documents is not None else None
+    shape = prepared.shape(env, flags, "raw")
     return count_inputs(env, prepared.inputs, prepared.system, settings, request, network, json, shape)
 
 

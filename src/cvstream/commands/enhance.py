@@ -18,7 +18,11 @@ from cvstream.errors import UsageError
 from cvstream.flags import BudgetFlags, HistoryFlags, NetworkFlags, OutputFlags, RequestFlags, SettingFlags, with_flags
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cvstream.config import Settings
     from cvstream.rewrite import DocumentFlags, DocumentInput
+    from cvstream.run import Job
 
 EPILOG = (
     "Examples:\n\n"
@@ -26,16 +30,12 @@ EPILOG = (
     "  cvstream enhance bullets.txt --job job.txt --method stream\n\n"
     "  cvstream enhance a.txt b.txt c.txt --out-dir improved/ -j 4\n\n"
     "  cvstream enhance --example --offline\n\n"
+    "  cvstream enhance --example cv.md --job job.txt --offline\n\n"
     "  cvstream enhance cv.md > cv.new.md\n\n"
     "  cvstream enhance cv.tex --only Experience --diff | git apply\n\n"
     "  cvstream enhance cv.docx --in-place"
 )
 DOCUMENTS = "Documents"
-
-
-def example_path() -> Path:
-    """The example bullets file shipped inside the package (README's first command)."""
-    return Path(__file__).resolve().parent.parent / "examples" / "bullets.txt"
 
 
 # `enhance`'s own inputs, declared once and shared with `cvstream count enhance`.
@@ -51,7 +51,13 @@ JobOpt = Annotated[
     typer.Option("--job", help="A job description to tailor the bullets to.", dir_okay=False),
 ]
 ExampleOpt = Annotated[
-    bool, typer.Option("--example", help="Use the example bullets shipped with cvstream.", metavar="")
+    bool,
+    typer.Option(
+        "--example",
+        help="FILE and --job name files shipped with cvstream: bullets.txt (the default), cv.md, cv.txt, cv.tex, "
+        "cv.docx, job.txt; `--example list` lists them.",
+        metavar="",
+    ),
 ]
 OnlyOpt = Annotated[
     list[str] | None,
@@ -67,12 +73,32 @@ OnlyOpt = Annotated[
 
 @dataclass
 class Prepared:
-    """What an `enhance` run sends: one (label, user message) per input, the system text, and the
-    documents when the inputs are whole CVs (None: the flat bullets flow)."""
+    """What an `enhance` run sends: one (label, user message) per input, the system text, and, when some
+    inputs are whole CVs, each input's document (None for a bullets file; `documents` None: none is one)."""
 
     inputs: list[tuple[str, str]]
     system: str | None
-    documents: list[DocumentInput] | None
+    documents: list[DocumentInput | None] | None
+    document_system: str | None = None  # a document's system text, when the run also has bullets files
+
+    def shape(self, env: Env, flags: DocumentFlags, mode: str) -> Callable[[list[Job], Settings], list[Job]] | None:
+        """`launch.stream_answers`' hook giving each document its sink, file name and room for its bullets."""
+        if self.documents is None:
+            return None
+        from cvstream.rewrite import shape_jobs
+
+        return shape_jobs(env, self.documents, flags, mode, self.document_system)
+
+
+def example_names(env: Env, files: list[str] | None, job: Path | None) -> tuple[list[str], Path | None]:
+    """With --example: the shipped files FILE and --job name (none: the bullets file); `list` lists them."""
+    from cvstream.shipped import directory, example_path, listing
+
+    if files == ["list"]:
+        env.stdout.write(f"The examples shipped with cvstream (in {directory()}):\n{listing()}\n".encode())
+        raise typer.Exit()
+    names = [str(example_path(name)) for name in files or ["bullets.txt"]]
+    return names, example_path(str(job)) if job is not None else None
 
 
 def read_enhance_inputs(
@@ -86,7 +112,8 @@ def read_enhance_inputs(
     mode: str,
     out_dir: Path | None,
 ) -> Prepared:
-    """Read and check every input: what `enhance` sends and `count enhance` counts."""
+    """Read and check every input: what `enhance` sends and `count enhance` counts. Each input is read by
+    its own kind: a bullets file by the flat flow, a whole CV as a document, in the same run."""
     from cvstream.inputs import decode_input, read_file
     from cvstream.launch import system_text
     from cvstream.prompt import ENHANCE_SYSTEM, enhance_message, parse_bullets
@@ -94,7 +121,7 @@ def read_enhance_inputs(
 
     names = list(files or [])
     if example:
-        names.append(str(example_path()))
+        names, job = example_names(env, files, job)
     if not names:
         if env.stdin_isatty:
             raise UsageError("no bullets given", "pass a file (cvstream enhance bullets.txt) or pipe bullets on stdin")
@@ -105,17 +132,24 @@ def read_enhance_inputs(
     labels = ["stdin" if name == "-" else (Path(name).name if example else name) for name in names]
     raw = read_inputs(list(zip(names, labels, strict=True)), env)
     documents = read_documents(raw, env, flags, job_text=job_text, mode=mode, out_dir=out_dir)
-    if documents is not None:
-        from cvstream.documents.prompt import DOCUMENT_SYSTEM
-
-        return Prepared([(d.label, d.user) for d in documents], system_text(env, request, DOCUMENT_SYSTEM), documents)
     inputs = []
-    for _, label, data in raw:
+    for index, (_, label, data) in enumerate(raw):
+        document = documents[index] if documents is not None else None
+        if document is not None:
+            inputs.append((label, document.user))
+            continue
         bullets = parse_bullets(decode_input(data, label))
         if not bullets:
             raise UsageError(f"{label} has no bullets (it is empty or blank)")
         inputs.append((label, enhance_message(bullets, job_text)))
-    return Prepared(inputs, system_text(env, request, ENHANCE_SYSTEM), None)
+    if documents is None:
+        return Prepared(inputs, system_text(env, request, ENHANCE_SYSTEM), None)
+    from cvstream.documents.prompt import DOCUMENT_SYSTEM
+
+    document_system = system_text(env, request, DOCUMENT_SYSTEM)
+    if all(document is not None for document in documents):
+        return Prepared(inputs, document_system, documents)
+    return Prepared(inputs, system_text(env, request, ENHANCE_SYSTEM), documents, document_system)
 
 
 @with_flags
@@ -181,7 +215,7 @@ def enhance(
 
     env = env_of(ctx)
     mode = output_mode(env, output)
-    if len(files or []) + example > 1 and out_dir is None and not mode.several:
+    if len(files or []) > 1 and out_dir is None and not mode.several:
         raise UsageError(
             f"--{mode.flag} cannot hold several inputs on one stdout",
             "add --out-dir DIR (one file each), or use --json (NDJSON with an input field)",
@@ -189,16 +223,17 @@ def enhance(
     out_dir = out_dir if out_dir is None or out_dir.is_absolute() else env.cwd / out_dir
     flags = DocumentFlags(tuple(only or ()), diff, strict, in_place, no_backup)
     prepared = read_enhance_inputs(env, files, job, example, request, flags, mode=mode.flag, out_dir=out_dir)
-    shape = None
-    if prepared.documents is not None:
-        from cvstream.rewrite import shape_jobs
-
-        _unique_targets([out_dir / d.filename for d in prepared.documents] if out_dir is not None else [])
-        shape = shape_jobs(env, prepared.documents, flags, mode.flag)
-    elif out_dir is not None:
+    if out_dir is not None:
         from cvstream.sinks import output_path
 
-        _unique_targets([output_path(out_dir, label, mode) for label, _ in prepared.inputs])
+        documents = prepared.documents or [None] * len(prepared.inputs)
+        _unique_targets(
+            [
+                out_dir / d.filename if d is not None else output_path(out_dir, label, mode)
+                for (label, _), d in zip(prepared.inputs, documents, strict=True)
+            ]
+        )
+    shape = prepared.shape(env, flags, mode.flag)
     return stream_answers(
         env,
         prepared.inputs,

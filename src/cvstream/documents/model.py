@@ -100,31 +100,6 @@ def build(kind: str, text: str, spans: Iterable[tuple[int, int, Bullet]]) -> Doc
     return Document(kind, tuple(parts))
 
 
-def only(document: Document, patterns: list[str]) -> Document:
-    """Keep (as text) every bullet outside the sections whose heading contains one of `patterns`
-    (case-insensitive); the remaining bullets are renumbered from 1."""
-    if not patterns:
-        return document
-    wanted = [p.casefold() for p in patterns]
-    parts: list[Part] = []
-    number = 0
-    for part in document.parts:
-        if isinstance(part, Bullet) and any(w in s.casefold() for s in part.sections for w in wanted):
-            number += 1
-            parts.append(replace(part, number=number))
-        elif isinstance(part, Bullet):
-            parts.append(part.source)
-        else:
-            parts.append(part)
-    merged: list[Part] = []
-    for part in parts:  # adjacent kept text is one part
-        if isinstance(part, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += part
-        else:
-            merged.append(part)
-    return Document(document.kind, tuple(merged))
-
-
 def words(lines: Iterable[str]) -> str:
     """Lines of one bullet joined into the text sent to the model."""
     return " ".join(" ".join(line.split()) for line in lines if line.strip())
