@@ -11,8 +11,8 @@ import pytest
 from cvstream.documents import checker, fixer, kind_of, load_text
 from cvstream.documents.answer import AnswerReader, Assembler
 from cvstream.documents.model import Bullet, Document
-from cvstream.documents.scope import select
 from cvstream.documents.prompt import document_message
+from cvstream.documents.scope import select
 
 CVS = Path(__file__).resolve().parent / "fixtures" / "cvs"
 FIXTURES = sorted(CVS.iterdir())
@@ -157,7 +157,7 @@ def test_only_limits_the_rewrite_to_matching_sections() -> None:
     document = _load(CVS / "md-4-crlf.md")
     limited, numbers = select(document, ["languages"])
     assert [b.text for b in limited.bullets] == ["German (native)", "English (fluent)"]
-    assert [b.number for b in limited.bullets] == [1, 2] and numbers == [3, 4]
+    assert [b.number for b in limited.bullets] == [1, 2] and numbers == [4, 5]
     assert limited.original() == document.original()
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from cvstream.documents import fixer, kind_of, load_text
 from cvstream.documents.model import Document
+from cvstream.documents.scope import select
 from cvstream.errors import ExitStatus
 from cvstream.mock.replies import offline_bullet
 from cvstream.mock.server import MockServer
@@ -31,7 +32,8 @@ OFFLINE_CV = (  # CV as the mock rewrites it
 
 
 def _load(text: str, name: str) -> Document:
-    return load_text(kind_of(name, text), text)
+    """The document as `enhance` rewrites it: its achievement bullets only (scope.select)."""
+    return select(load_text(kind_of(name, text), text))[0]
 
 
 def _kept(document: Document) -> list[str]:

@@ -20,8 +20,8 @@ from cvstream.errors import UsageError
 
 if TYPE_CHECKING:
     from cvstream.config import Settings
-    from cvstream.documents.docx import WordFile
     from cvstream.context import Env
+    from cvstream.documents.docx import WordFile
     from cvstream.run import Job
     from cvstream.sinks import Sink
 
@@ -150,12 +150,14 @@ def _document(
         sections = list(dict.fromkeys(s for b in document.bullets for s in b.sections))
         shown = ", ".join(sections) if sections else "(none)"
         if not flags.only:
+            section = (document.bullets[0].sections or ("TEXT",))[-1]
             raise UsageError(
                 f"{label} has no experience or achievement bullets (skills, education and contact lines are kept)",
-                f"name a section to rewrite it anyway, e.g. --only {sections[0] if sections else 'TEXT'}; "
-                f"its sections: {shown}",
+                f"name a section to rewrite it anyway, e.g. --only {section}; its sections: {shown}",
             )
-        raise UsageError(f"--only {' / '.join(flags.only)} matches no section with bullets in {label}", f"its sections: {shown}")
+        raise UsageError(
+            f"--only {' / '.join(flags.only)} matches no section with bullets in {label}", f"its sections: {shown}"
+        )
     path = None if name == "-" else (Path(name) if Path(name).is_absolute() else cwd / name)
     if flags.in_place and path is not None and not os.access(path.parent, os.W_OK | os.X_OK):
         raise UsageError(

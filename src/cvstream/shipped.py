@@ -30,9 +30,7 @@ def directory() -> Path:
 def listing() -> str:
     """`bullets.txt (bullets): a plain list ...`, one per line."""
     back = {name: alias for alias, name in ALIASES.items()}
-    return "\n".join(
-        f"  {name}{f' ({back[name]})' if name in back else ''}: {what}" for name, what in EXAMPLES.items()
-    )
+    return "\n".join(f"  {name}{f' ({back[name]})' if name in back else ''}: {what}" for name, what in EXAMPLES.items())
 
 
 def example_path(name: str = DEFAULT) -> Path:

@@ -83,8 +83,8 @@ def enhance_inputs(env: Env, names: list[str], job: Path | None, *, example: boo
             documents = read_documents(
                 [(name, label, data)], env, DocumentFlags(), job_text=job_text, mode="raw", out_dir=env.cwd
             )
-            assert documents is not None  # (not a bullets file)
-            document = documents[0]
+            document = documents[0] if documents is not None else None
+            assert document is not None  # (not a bullets file)
             inputs.append(EnhanceInput(label, document.user, document, kind, data))
             continue
         assert text is not None
