@@ -82,6 +82,8 @@ def test_markdown_skills_languages_contact_and_fields_are_kept() -> None:
     assert _texts(MARKDOWN_CV, "cv.md") == ["built the api", "led a team"]
     mixed = "# J\n\n## Education & Experience\n\n- led the robotics club\n"
     assert _texts(mixed, "cv.md") == ["led the robotics club"]
+    nearest = "# Jane — Profile\n\n## Experience\n\n- built x\n\n### Skills used\n\n- Go\n"
+    assert _texts(nearest, "cv.md") == ["built x"]  # the nearest heading naming a kind of section decides
 
 
 def test_latex_and_word_follow_the_same_rule() -> None:

@@ -3,9 +3,10 @@
 Every reader finds list items; not every list item is an experience or achievement bullet. The rule
 (README, "Your whole CV"), the same for every format:
 
-- a bullet under a heading that names a section of facts rather than achievements (Skills, Languages,
-  Education, Certifications, Contact, Interests, References, Summary, ...; see `KEPT`) is kept, unless a
-  heading above or beside it names an achievement section (Experience, Projects, ...: `ACHIEVEMENTS`);
+- the nearest heading above a bullet that names a kind of section decides: one naming a section of facts
+  rather than achievements (Skills, Languages, Education, Certifications, Contact, Interests, References,
+  Summary, ...; see `KEPT`) keeps it, one naming an achievement section (Experience, Projects, ...:
+  `ACHIEVEMENTS`; it wins within one heading: `Education & Experience`) or none at all rewrites it;
 - a field is kept wherever it is: a `Label: value` item whose label names such a section or a contact
   detail (`Skills: Python, SQL`, `**Languages:** English, German`, `Email: ...`), and an item holding an
   e-mail address or nothing but a link or a phone number;
@@ -76,7 +77,12 @@ def is_achievement(bullet: Bullet, patterns: Sequence[str] = ()) -> bool:
     if patterns:
         wanted = [p.casefold() for p in patterns]
         return any(w in s.casefold() for s in bullet.sections for w in wanted)
-    return not any(kept_heading(s) for s in bullet.sections)
+    for title in reversed(bullet.sections):  # the nearest heading that names a kind of section decides
+        if ACHIEVEMENTS.search(title):
+            return True
+        if KEPT.search(title):
+            return False
+    return True
 
 
 def select(document: Document, patterns: Sequence[str] = ()) -> tuple[Document, list[int]]:
