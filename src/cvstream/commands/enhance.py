@@ -202,10 +202,11 @@ def enhance(
     """Rewrite CV bullets: strong verbs, every fact kept, one bullet out per bullet in.
 
     A whole CV (.md, .tex, .docx, or text with headings or section labels) comes back whole, its
-    bullets rewritten in place and everything else kept byte for byte. A plain bullets file: its
-    bullets are the non-empty lines; list markers (-, *, +, •, 1., 1)) are stripped. Several files
-    run in one process, --jobs at a time: on stdout one after another under a header line, or each
-    to its own file with --out-dir.
+    experience and achievement bullets rewritten in place and everything else (skills, languages,
+    education, contact lines) kept byte for byte. A plain bullets file: its bullets are the non-empty
+    lines; list markers (-, *, +, •, 1., 1)) are stripped. Several files run in one process, --jobs at
+    a time, each by its own kind: on stdout one after another under a header line, or each to its own
+    file with --out-dir.
     """
     from cvstream.preload import preload_sdk
 
