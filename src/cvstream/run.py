@@ -1,16 +1,12 @@
 """The one execution path, for one input or many: source -> events -> sinks, the summary to stderr.
 
-Each answer's items come from `_produce`, stamped with the time they arrived. With one input the main
-thread produces them itself; with several, worker threads (`--jobs` of them) run one answer at a time
-and put its items on one queue. Either way the main thread is the only consumer: it
-folds every event into its answer's summary as it arrives (so timings are right even for an answer
-that waits its turn), and feeds the sinks: with `--out-dir` each answer's file at once, on stdout in
-input order (a later answer that finishes first waits, buffered, and is printed whole on its turn).
-
-Cancellation (Ctrl-C, SIGTERM, SIGHUP, a closed stdout) never waits on a worker: the in-flight HTTP
-responses are closed, pending retries wake up and stop, the workers are daemon threads left to end on
-their own, and the main thread keeps what arrived, prints the usage so far, and names the inputs that
-were not finished.
+Each answer's items come from `_produce`, stamped as they arrive: produced on the main thread for one
+input, by `--jobs` worker threads onto one queue for several. The main thread alone consumes them: it
+folds each event into its answer's summary at once (timings stay right for an answer that waits its
+turn) and feeds the sinks: each --out-dir file at once, stdout in input order (a later answer waits,
+buffered). A stop (Ctrl-C, SIGTERM, SIGHUP, a closed stdout) never waits on a worker: responses are
+closed, retries wake and stop, and the main thread keeps what arrived, prints the usage so far and
+names the unfinished inputs. A signal waits for the item in hand to reach its sink (signals.py).
 """
 
 from __future__ import annotations
@@ -30,7 +26,7 @@ from cvstream.context import Env
 from cvstream.errors import CvstreamError, ExitStatus, Interrupted, OutputError
 from cvstream.events import Event, Retrying, TextDelta, ThinkingDelta, ToolInputDelta
 from cvstream.report import Reporter
-from cvstream.signals import Signalled, signals_as_exceptions
+from cvstream.signals import STEP, Signalled, signals_as_exceptions, step_over
 from cvstream.sinks import OutputMode, Sink, make_out_dir, make_sink, output_path, sink_error
 from cvstream.usage import UNOBSERVED, Observer, Summary, usage_table
 
@@ -199,7 +195,7 @@ class Runner:
         finally:
             self.reporter.stop_waiting()
         self._table()
-        return _overall([a.error.status if a.error else ExitStatus.OK for a in self.answers])
+        return next((a.error.status for a in self.answers if a.error), ExitStatus.OK)  # the first failure's
 
     def _table(self) -> None:
         """With --out-dir: one usage row per input, at the end (and so far, on Ctrl-C)."""
@@ -216,30 +212,39 @@ class Runner:
     def _consume(self, items: Iterator[tuple[int, object, float]]) -> None:
         remaining = len(self.answers)
         for index, item, stamp in items:
-            answer = self.answers[index]
-            if item is None:
-                answer.summary.started_at = stamp
-                continue
-            if isinstance(item, _End):
-                answer.summary.ended_at = stamp
-                answer.job.observer.end(answer.summary, item.error)
-                if item.error is not None and self.several:
-                    item.error.label = answer.job.label
-                answer.error = answer.error or item.error  # an output error already met stays first
-                answer.done = True
-                remaining -= 1
-            elif type(item) is Retrying:
-                self.reporter.retry(item, answer.job.label if self.several else None)
-                continue
-            else:
-                answer.summary.fold(item, stamp)  # type: ignore[arg-type]
-                answer.job.observer.event(item, stamp)  # type: ignore[arg-type]  # as it arrives
-            if self.options.out_dir is not None:
-                self._to_file(answer, item)
-            else:
-                self._to_stdout(answer, item)
-            if not remaining:
-                return
+            STEP.active = True  # a signal waits for this event to reach the history and the sink (signals.py)
+            try:
+                if self._step(index, item, stamp):
+                    remaining -= 1
+                    if not remaining:
+                        return
+            finally:
+                step_over()
+
+    def _step(self, index: int, item: object, stamp: float) -> bool:
+        """One item to its answer's summary, observer and sink; True when it ends the answer."""
+        answer = self.answers[index]
+        if item is None:
+            answer.summary.started_at = stamp
+            return False
+        if type(item) is Retrying:
+            self.reporter.retry(item, answer.job.label if self.several else None)
+            return False
+        if isinstance(item, _End):
+            answer.summary.ended_at = stamp
+            answer.job.observer.end(answer.summary, item.error)
+            if item.error is not None and self.several:
+                item.error.label = answer.job.label
+            answer.error = answer.error or item.error  # an output error already met stays first
+            answer.done = True
+        else:
+            answer.summary.fold(item, stamp)  # type: ignore[arg-type]
+            answer.job.observer.event(item, stamp)  # type: ignore[arg-type]  # as it arrives
+        if self.options.out_dir is not None:
+            self._to_file(answer, item)
+        else:
+            self._to_stdout(answer, item)
+        return isinstance(item, _End)
 
     def _drain(self, error: CvstreamError) -> None:
         """After a stop: keep what arrived (history, .partial files); unfinished answers' observers hear `error`."""
@@ -379,11 +384,6 @@ class Runner:
             names = ", ".join(a.job.label for a in unfinished)
             self.reporter.line(f"not finished: {names}{kept}", "yellow")
         return status
-
-
-def _overall(statuses: list[ExitStatus]) -> ExitStatus:
-    """The exit status of a run over several inputs: the first failure's, in input order."""
-    return next((s for s in statuses if s != ExitStatus.OK), ExitStatus.OK)
 
 
 def run(env: Env, reporter: Reporter, conn: Connection, jobs: list[Job], options: Options) -> ExitStatus:

@@ -1,4 +1,11 @@
-"""SIGTERM and SIGHUP raised in the main thread as exceptions, so they get Ctrl-C's clean stop."""
+"""Ctrl-C, SIGTERM and SIGHUP raised in the main thread as exceptions, for one clean stop.
+
+Python raises a signal's exception between any two bytecodes. While the run hands one event to the
+history and the sink (`deferred`), that would lose the event from stdout after the history kept it (a
+delta gone from the middle of the text), so there the exception waits until the step ends. A step that
+does not end within `LONGEST_STEP` seconds is blocked in a write (a full pipe): it is raised there,
+where the text is already in the stream's buffer.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,12 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from types import FrameType
 
 from cvstream.errors import ExitStatus
 
 _SIGNALS = {signal.SIGTERM: ExitStatus.TERMINATED, signal.SIGHUP: ExitStatus.HANGUP}
+LONGEST_STEP = 0.2  # seconds a signal may wait for the step it arrived in
 
 
 class Signalled(BaseException):
@@ -20,17 +29,59 @@ class Signalled(BaseException):
         self.status = status
 
 
+class _Step:
+    """The main thread's step in progress: while `active`, a signal's exception waits in `pending`."""
+
+    active = False
+    pending: BaseException | None = None
+
+
+STEP = _Step()
+
+
+def step_over() -> None:
+    """End a deferred step (call it in a `finally`): a signal that arrived during it is raised now."""
+    STEP.active = False
+    if STEP.pending is not None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        pending, STEP.pending = STEP.pending, None
+        raise pending
+
+
+def _raise(exc: BaseException) -> None:
+    if not STEP.active:
+        raise exc
+    if STEP.pending is None:
+        STEP.pending = exc
+        signal.setitimer(signal.ITIMER_REAL, LONGEST_STEP)
+
+
+def _step_too_long(signum: int, frame: FrameType | None) -> None:
+    if STEP.active and STEP.pending is not None:  # blocked in a write: stop here
+        pending, STEP.pending = STEP.pending, None
+        raise pending
+
+
 @contextlib.contextmanager
 def signals_as_exceptions() -> Iterator[None]:
-    """SIGTERM and SIGHUP get the same clean stop as Ctrl-C (only the main thread can install handlers)."""
+    """Ctrl-C, SIGTERM and SIGHUP as exceptions (only the main thread can install handlers)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def handler(signum: int, _frame: object) -> None:
-        raise Signalled(_SIGNALS[signal.Signals(signum)])
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT:
+            _raise(KeyboardInterrupt())
+        else:
+            _raise(Signalled(_SIGNALS[signal.Signals(signum)]))
 
-    previous = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
+    handlers = {sig: handler for sig in (*_SIGNALS, signal.SIGINT)}
+    handlers[signal.SIGALRM] = _step_too_long
+    previous = {}
+    for sig, new in handlers.items():
+        if sig == signal.SIGINT and signal.getsignal(sig) is signal.SIG_IGN:
+            continue  # started in the background (`cmd &`): Ctrl-C is not ours to take
+        previous[sig] = signal.signal(sig, new)
     try:
         yield
     finally:
