@@ -25,7 +25,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.live import Live
 from rich.markdown import Markdown, UnknownElement
 from rich.segment import Segment
@@ -91,6 +91,17 @@ class _Bottom:
             yield Segment.line()
 
 
+class _Current:
+    """The live region as rich's Live holds it: rendered from the sink's state at each render, so a block
+    printed above it (which redraws the region) already shows the new tail and needs no refresh after."""
+
+    def __init__(self, sink: LiveSink) -> None:
+        self._sink = sink
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self._sink._region()
+
+
 class LiveSink:
     wants_raw = False
 
@@ -107,6 +118,7 @@ class LiveSink:
         self._tool_json = ""
         self._region_key: tuple[Any, ...] = ()
         self._region_view: Any = Text("")
+        self._current = _Current(self)
         # One lock for everything that writes to the terminal: rich's own refresh thread would redraw the
         # live region while the main thread prints a finished block above it, and lose lines.
         self._lock = threading.Lock()
@@ -143,7 +155,7 @@ class LiveSink:
                 transient=True,
                 redirect_stdout=False,
                 redirect_stderr=False,
-                get_renderable=self._region,
+                get_renderable=lambda: self._current,
             )
             self._live.start()
             self._ticker = threading.Thread(target=self._tick, name="cvstream-live", daemon=True)
@@ -166,10 +178,8 @@ class LiveSink:
                 return
             self._wake.clear()
             with self._lock:
-                if self._live is not None:
-                    if self._mode == "text":
-                        self._commit()
-                    self._live.refresh()
+                if self._live is not None and not (self._mode == "text" and self._commit()):
+                    self._live.refresh()  # (printing a finished block redrew the region already)
             last = time.monotonic()
 
     def _refresh(self) -> None:
@@ -178,23 +188,28 @@ class LiveSink:
         self._wake.set()
 
     # -- answer text --------------------------------------------------------------------------------
-    def _print_blocks(self, source: str, kinds: list[str]) -> None:
-        """Print finished blocks to the scrollback (the caller holds the lock)."""
+    def _print_blocks(self, source: str, kinds: list[str]) -> bool:
+        """Print finished blocks to the scrollback in one print (each print redraws the live region under
+        it; the caller holds the lock); True if anything was printed."""
         if not source.strip():
-            return
+            return False
         if _needs_lead(self._previous, kinds[0]):
-            self._console.line()
-        self._console.print(Markdown(source))
+            self._console.print(Group(Text(""), Markdown(source)))
+        else:
+            self._console.print(Markdown(source))
         self._previous = kinds[-1]
+        return True
 
-    def _commit(self) -> None:
-        """Move the blocks that can no longer change out of the tail (the caller holds the lock)."""
+    def _commit(self) -> bool:
+        """Move the blocks that can no longer change out of the tail (the caller holds the lock); True if
+        any was printed."""
         if "\n" not in self._tail:
-            return
+            return False
         finished, kinds, tail = split_finished(self._parser, self._tail)
-        if finished:
-            self._tail = tail
-            self._print_blocks(finished, kinds)
+        if not finished:
+            return False
+        self._tail = tail
+        return self._print_blocks(finished, kinds)
 
     def _flush_text(self) -> None:
         """Print the unfinished tail as final: the document is over (the caller holds the lock)."""
