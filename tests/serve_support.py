@@ -160,6 +160,13 @@ def serve_process(*args: str, stderr: int | None = subprocess.PIPE, **env: str) 
     )
 
 
+def serve_refusal(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """`cvstream serve --port 0 ARGS`, expected to stop before serving: the finished process."""
+    args = ("--port", "0", *args)
+    env = subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY)
+    return subprocess.run([sys.executable, "-m", "cvstream", "serve", *args], capture_output=True, env=env, timeout=30)
+
+
 def first_line_url(proc: subprocess.Popen[bytes]) -> str:
     assert proc.stdout is not None
     line = proc.stdout.readline().decode()

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from cvstream.mock.server import MockServer
-from tests.conftest import FAKE_KEY, subprocess_env
-from tests.serve_support import JSON, connect, first_line_url, serve_process
+from tests.conftest import FAKE_KEY
+from tests.serve_support import JSON, connect, first_line_url, serve_process, serve_refusal
 
 
 def post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
@@ -67,11 +65,6 @@ def test_short_names_resolve_as_the_cli_does_and_stay_behind_the_allowed_list(
 
 @pytest.mark.timeout(60)
 def test_an_unknown_allowed_model_is_refused_at_start() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "cvstream", "serve", "--port", "0", "--allow-model", "sonet"],
-        capture_output=True,
-        env=subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY),
-        timeout=30,
-    )
+    run = serve_refusal("--allow-model", "sonet")
     assert run.returncode == 2 and run.stdout == b""
     assert run.stderr.decode().startswith("error: unknown model 'sonet' (did you mean sonnet?)")

@@ -6,8 +6,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 
@@ -15,8 +13,8 @@ import pytest
 
 from cvstream.mock.server import MockServer
 from cvstream.serve.log import RequestLog
-from tests.conftest import FAKE_KEY, subprocess_env
-from tests.serve_support import JSON, connect, first_line_url, serve_process, wait_until
+from tests.conftest import FAKE_KEY
+from tests.serve_support import JSON, connect, first_line_url, serve_process, serve_refusal, wait_until
 
 WORDS = " ".join(f"w{i}" for i in range(40))
 
@@ -27,12 +25,7 @@ def _texts(body: str) -> str:
 
 @pytest.mark.timeout(60)
 def test_public_bind_without_a_token_is_refused() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "cvstream", "serve", "--host", "0.0.0.0", "--port", "0"],
-        capture_output=True,
-        env=subprocess_env(ANTHROPIC_API_KEY=FAKE_KEY),
-        timeout=30,
-    )
+    run = serve_refusal("--host", "0.0.0.0")
     assert run.returncode == 2
     assert b"refusing to serve on 0.0.0.0 without a token" in run.stderr
 
