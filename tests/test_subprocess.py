@@ -176,3 +176,21 @@ def test_ask_does_not_import_the_server_stack(mock_server: Callable[..., MockSer
     modules = _imported(run.stderr)
     assert "anthropic" in modules
     assert "uvicorn" not in modules and "starlette" not in modules
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["config"], ["models", "--offline"], ["completion", "bash"]])
+def test_every_command_exits_141_when_its_reader_closed_stdout(args: list[str], tmp_path: Path) -> None:
+    """click and rich turn a write to a closed pipe into exit 1; README's table says 141, as for ask."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "cvstream", *args], stdout=write, stderr=subprocess.PIPE, env=subprocess_env()
+        )
+    finally:
+        os.close(write)
+    assert run.returncode == 141, run.stderr
+    assert b"Traceback" not in run.stderr

@@ -102,6 +102,11 @@ def _main(args: list[str], env: Env | None) -> int:
         env.flush_stdout()
     except typer.Abort:
         return ExitStatus.INTERRUPTED
+    except SystemExit as exc:  # click turns a write to a closed pipe into exit 1: it is 141 here, as elsewhere
+        if exc.code == 1 and env.stdout_reader_gone():
+            env.silence_stdout()
+            return ExitStatus.BROKEN_PIPE
+        raise
     except typer.TyperException as exc:  # click's usage errors, as Typer re-exports them
         show = getattr(exc, "show", None)
         show(file=env.stderr) if show else env.stderr.write(f"error: {exc.format_message()}\n")

@@ -75,6 +75,22 @@ class Env:
             _environ=environ,
         )
 
+    def stdout_reader_gone(self) -> bool:
+        """Did stdout's reader close it? Either the pipe says so (a write would fail with EPIPE), or stdout
+        was already pointed at /dev/null after a failed write (rich's Console does that, then exits 1)."""
+        import select
+
+        try:
+            fd = self.stdout.fileno()
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            if any(events & select.POLLERR for _, events in poller.poll(0)):
+                return True
+            now, devnull = os.fstat(fd), os.stat(os.devnull)
+            return (now.st_dev, now.st_ino) == (devnull.st_dev, devnull.st_ino)
+        except (OSError, ValueError, AttributeError):  # not a file descriptor (tests), or already closed
+            return False
+
     def silence_stdout(self) -> None:
         """After a broken pipe: point fd 1 at /dev/null so the interpreter's final flush cannot fail."""
         if sys.stdout is None or self.stdout is not sys.stdout.buffer:
