@@ -127,6 +127,17 @@ def test_continue_with_only_batch_results_recorded_says_so(
     refused = bcli("ask", "-c", "more", base_url=server.base_url)
     assert refused.code == 2 and refused.stderr.startswith("error: cannot continue: no ask or enhance conversation")
     assert "--cid" in refused.stderr
+    for args in (["log", "-c"], ["log", "show", "-c"], ["log", "export"]):  # the same "latest conversation"
+        result = bcli(*args)
+        assert result.code == 2 and result.out == "", args
+        assert result.stderr.startswith("error: no ask or enhance conversation is recorded"), args
+        assert "--cid" in result.stderr
+
+
+def test_show_on_an_empty_history_is_a_usage_error_as_export_is(cli: Cli) -> None:
+    for args in (["log", "show", "-c"], ["log", "export"]):
+        result = cli(*args)
+        assert result.code == 2 and result.stderr == "error: nothing is recorded yet\n", args
 
 
 def test_stats_reads_the_aliases_only_to_price(cli: Cli, mock: MockServer, home: Path) -> None:

@@ -179,7 +179,9 @@ def test_ask_does_not_import_the_server_stack(mock_server: Callable[..., MockSer
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("args", [["--version"], ["--help"], ["config"], ["models", "--offline"], ["completion", "bash"]])
+@pytest.mark.parametrize(
+    "args", [["--version"], ["--help"], ["config"], ["models", "--offline"], ["completion", "bash"]]
+)
 def test_every_command_exits_141_when_its_reader_closed_stdout(args: list[str], tmp_path: Path) -> None:
     """click and rich turn a write to a closed pipe into exit 1; README's table says 141, as for ask."""
     import os

@@ -164,9 +164,13 @@ def _conversation(conn: sqlite3.Connection, latest: bool, cid: str | None) -> st
 
     if cid is not None:
         return _lookup(conn, cid, "conversation")
-    if latest:
-        return queries.latest_conversation(conn)
-    return None
+    if not latest:
+        return None
+    if (found := queries.latest_conversation(conn)) is None:  # only batch or serve answers are recorded
+        raise UsageError(
+            "no ask or enhance conversation is recorded", "name one with --cid ID (`cvstream log` lists ids)"
+        )
+    return found
 
 
 @app.command()
@@ -193,8 +197,7 @@ def show(
         raise UsageError("give an answer ID, or --cid ID / -c for a conversation")
     with _database(env) as conn:
         if conn is None:
-            _empty(env)
-            return 1
+            raise UsageError("nothing is recorded yet")
         if answer_id is not None:
             rows = [queries.answer(conn, _lookup(conn, answer_id, "answer"))]
         else:
