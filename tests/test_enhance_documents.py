@@ -433,3 +433,16 @@ def test_several_documents_on_stdout_and_as_ndjson(cli: Callable[..., Result], m
     bullets = [(line["input"], line["number"]) for line in lines if line["type"] == "cvstream.bullet"]
     assert bullets == [("a.md", 1), ("a.md", 2), ("a.md", 3), ("a.md", 4), ("b.tex", 1), ("b.tex", 2)]
     assert all("input" in line for line in lines)
+
+
+@pytest.mark.timeout(60)
+def test_with_out_dir_and_several_inputs_the_kept_bullets_warning_names_its_input(
+    cli: Callable[..., Result], mock_server: Callable[..., MockServer], home: Path
+) -> None:
+    server = mock_server(fault="truncate", fault_after=8)  # [1] complete, then the stream ends early
+    (home / "a.md").write_text(CV)
+    (home / "b.md").write_text(CV)
+    result = cli("enhance", "a.md", "b.md", "--out-dir", "out", base_url=server.base_url)
+    assert result.code == ExitStatus.INCOMPLETE
+    for name in ("a.md", "b.md"):
+        assert f"warning: {name}: 3 of 4 bullets kept as they were" in result.stderr, result.stderr

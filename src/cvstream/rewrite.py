@@ -228,9 +228,10 @@ def sink_factory(env: Env, item: DocumentInput, flags: DocumentFlags, mode: str,
 
             return SseSink(out)
         terminal = mode in ("live", "plain")
-        if to_file:
+        if to_file:  # its warnings name it when several inputs run (the label is otherwise only stdout's)
             view = _view(env, env.stdout, item, mode) if terminal and single and not flags.diff else None
-            return DocumentSink(item.job, options, out=out, view=view, warn=warn, label=label)
+            named = label or (None if single else item.job.name)
+            return DocumentSink(item.job, options, out=out, view=view, warn=warn, label=named)
         if mode == "json":
             from cvstream.sinks.ndjson import NdjsonSink
 
