@@ -52,6 +52,9 @@ def test_log_table_on_a_terminal(cli: Cli, mock: MockServer, home: Path) -> None
     assert row["id"][:12] in lines[1] and "complete" in lines[1] and "first line of the question" in lines[1]
     assert "second line" not in result.out
     assert cli("log", "--json", tty=True).out.startswith("{")
+    for columns in (80, 60):  # narrow: the id (what `log show` takes) and the time stay whole
+        narrow = plain(cli("log", tty=True, columns=columns).out).splitlines()
+        assert row["id"][:12] in narrow[1] and narrow[1].startswith(lines[1][:16]), narrow
 
 
 def test_log_filters(cli: Cli, mock_server: Callable[..., MockServer], home: Path) -> None:

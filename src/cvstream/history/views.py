@@ -74,8 +74,13 @@ def answers_table(rows: list[dict[str, Any]], snippets: bool = False) -> Any:
     from cvstream.history.queries import SHORT_ID
 
     table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
-    for name in ("time", "id", "command", "model", "status"):
-        table.add_column(name, no_wrap=True)
+    # On a narrow terminal the id and the time stay whole (the id is what `log show` takes); the model and
+    # the message give way first, cut with an ellipsis.
+    table.add_column("time", no_wrap=True, min_width=len(local_time(rows[0]["created"])) if rows else None)
+    table.add_column("id", no_wrap=True, min_width=SHORT_ID)
+    table.add_column("command", no_wrap=True, overflow="ellipsis")
+    table.add_column("model", no_wrap=True, overflow="ellipsis")
+    table.add_column("status", no_wrap=True, min_width=len("complete"))
     table.add_column("in/out", justify="right", no_wrap=True)
     table.add_column("match" if snippets else "message", no_wrap=True, overflow="ellipsis", ratio=1)
     for row in rows:
