@@ -166,6 +166,7 @@ def test_sigterm_while_waiting_restores_the_cursor(installed: Path, mock_server:
         os.close(master)
     assert data.rfind(b"\x1b[?25h") > data.rfind(b"\x1b[?25l")
     assert b"error: terminated (SIGTERM)" in data and b"Traceback" not in data
+    assert b"hint: no text had come" in data and b"so far was kept" not in data  # nothing had arrived
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

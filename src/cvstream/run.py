@@ -93,7 +93,6 @@ class Runner:
         self.events: queue.SimpleQueue[tuple[int, object, float]] = queue.SimpleQueue()
         self.turn = 0  # stdout: the answer whose events are printed now
 
-    # -- workers ---------------------------------------------------------------------------------------
     def _sleep(self, seconds: float) -> None:
         if self.cancel.wait(seconds):
             raise _Cancelled
@@ -348,7 +347,7 @@ class Runner:
             and summary.model
             and not self.options.out_dir
         ):
-            self.reporter.summary(summary, label, so_far=error is not None)  # only once an answer began
+            self.reporter.summary(summary, label, so_far=not summary.complete)  # only once an answer began
         if error is not None:
             if self.options.debug:
                 self.reporter.traceback(error)
@@ -359,11 +358,12 @@ class Runner:
         why = {ExitStatus.INTERRUPTED: "interrupted", ExitStatus.TERMINATED: "terminated (SIGTERM)"}.get(
             status, "hung up (SIGHUP)"
         )
-        self._stop_workers(Interrupted(why, "the text so far was kept", status=status))
+        hint = "the text so far was kept" if any(a.summary.received_chars for a in self.answers) else "no text had come"
+        self._stop_workers(Interrupted(why, hint, status=status))
         unfinished = [a for a in self.answers if not a.done]
         now = time.monotonic()
         for answer in unfinished:
-            answer.error = Interrupted(why, "the text so far was kept", status=status)
+            answer.error = Interrupted(why, hint, status=status)
             answer.summary.ended_at = answer.summary.ended_at or now
             if answer.sink is not None:
                 with contextlib.suppress(OSError):
@@ -379,7 +379,7 @@ class Runner:
             for answer in shown:
                 self.reporter.summary(answer.summary, answer.job.label if self.several else None, so_far=True)
         kept = " (what arrived is kept in their .partial files)" if self.options.out_dir is not None else ""
-        self.reporter.error(Interrupted(why, "the text so far was kept" if not self.several else None, status=status))
+        self.reporter.error(Interrupted(why, None if self.several else hint, status=status))
         if self.several:
             names = ", ".join(a.job.label for a in unfinished)
             self.reporter.line(f"not finished: {names}{kept}", "yellow")
