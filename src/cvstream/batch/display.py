@@ -98,7 +98,8 @@ class LiveProgress:
         from rich.live import Live
 
         self._reporter = reporter
-        reporter.line(f"waiting for {job_id} (Ctrl-C stops waiting; the batch keeps running)", "dim")
+        reporter.line(f"waiting for {job_id}", "dim")  # two lines: each fits 80 columns with a long batch id
+        reporter.line("(Ctrl-C stops waiting; the batch keeps running)", "dim")
         self._bar = _Bar(job_id, since)
         self._live: Live | None = Live(
             self._bar, console=reporter.console, transient=False, refresh_per_second=2, redirect_stdout=False
