@@ -11,8 +11,8 @@ import pytest
 from cvstream.errors import ExitStatus, NetworkError, UsageError
 from cvstream.models import ModelEntry
 from cvstream.preflight import LARGE_INPUT_CHARS, Input, preflight
-from cvstream.prices import BATCH_RATE, Price, format_cost, parse_prices, price_for, template
-from cvstream.usage import Summary, Usage, format_summary
+from cvstream.prices import BATCH_RATE, Price, parse_prices, price_for, template
+from cvstream.usage import Summary, Usage, format_cost, format_summary
 
 PATH = Path("/cfg/prices.toml")
 SONNET = ModelEntry("claude-sonnet-5-5", max_input_tokens=1000, max_tokens=300)
@@ -27,6 +27,7 @@ def test_a_cost_is_tokens_times_dollars_per_million() -> None:
     assert Price(3.0, 15.0).cost(Usage(10, 10, cache_read_tokens=5)) is None  # an unpriced kind: unknown
     assert price.worst_case(1000, 500) == pytest.approx((3000 + 7500) / 1e6)
     assert format_cost(0.01234) == "$0.0123"
+    assert format_cost(0.00001) == "<$0.0001" and format_cost(0.0) == "$0.0000"  # never a cost shown as nothing
 
 
 def test_a_batch_answer_costs_half_cache_tokens_included() -> None:

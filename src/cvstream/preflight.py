@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from cvstream.errors import CvstreamError, ExitStatus, UsageError
 from cvstream.models import ModelEntry
-from cvstream.prices import Price, format_cost
+from cvstream.prices import Price
+from cvstream.usage import format_cost
 
 LARGE_INPUT_CHARS = 100_000
 

@@ -139,10 +139,6 @@ def recorded_cost(
     return cost
 
 
-def format_cost(dollars: float) -> str:
-    return f"${dollars:,.4f}"
-
-
 def template(path: Path, model_ids: Iterable[str]) -> str:
     """A commented prices.toml listing the known models with empty prices, to fill in."""
     lines = [

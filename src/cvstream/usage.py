@@ -164,6 +164,11 @@ class _Unobserved:
 UNOBSERVED: Observer = _Unobserved()  # an answer nobody records (--no-log, logging off)
 
 
+def format_cost(dollars: float) -> str:
+    """Dollars to 4 decimals; a cost too small to show there is `<$0.0001`, not `$0.0000`."""
+    return "<$0.0001" if 0 < dollars < 0.00005 else f"${dollars:,.4f}"
+
+
 def format_summary(summary: Summary, label: str | None = None, *, so_far: bool = False) -> str:
     """One line for stderr that fits 80 columns, e.g. `usage: 31 in · 212 out · first token 0.42 s · total 3.10 s`.
 
@@ -183,7 +188,7 @@ def format_summary(summary: Summary, label: str | None = None, *, so_far: bool =
     if (tps := summary.tokens_per_second()) is not None:
         optional.append((0, f"{tps:.0f} tok/s"))
     head = (f"{label}: " if label else "") + ("usage so far: " if so_far else "usage: ")
-    cost = [f"${dollars:,.4f}"] if (dollars := summary.cost) is not None else []  # always last, never dropped
+    cost = [format_cost(dollars)] if (dollars := summary.cost) is not None else []  # always last, never dropped
     while True:
         line = head + " · ".join(fixed + [text for _, text in optional] + cost)
         if len(line) <= WIDTH or not optional:

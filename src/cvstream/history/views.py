@@ -132,6 +132,8 @@ def conversation_view(rows: list[dict[str, Any]]) -> list[Any]:
 def stats_tables(result: dict[str, list[dict[str, Any]]]) -> list[Any]:
     from rich.table import Table
 
+    from cvstream.usage import format_cost
+
     tables = []
     numbers = ["answers", "batch", "partial", "failed", "input_tokens", "output_tokens", "cache_read_tokens"]
     numbers.append("cache_write_tokens")
@@ -141,7 +143,7 @@ def stats_tables(result: dict[str, list[dict[str, Any]]]) -> list[Any]:
         for name in ("answers", "batch", "partial", "failed", "in", "out", "cache read", "cache write", "cost"):
             table.add_column(name, justify="right")
         for r in result[key]:
-            cost = "-" if r.get("cost") is None else f"${r['cost']:,.4f}"
+            cost = "-" if r.get("cost") is None else format_cost(r["cost"])
             table.add_row(str(r[title]), *(f"{r[n]:,}" for n in numbers), cost)
         tables.append(table)
     return tables
