@@ -27,7 +27,7 @@ from cvstream.errors import CvstreamError, ExitStatus, Interrupted, OutputError
 from cvstream.events import Event, Retrying, TextDelta, ThinkingDelta, ToolInputDelta
 from cvstream.report import Reporter
 from cvstream.signals import STEP, Signalled, signals_as_exceptions, step_over
-from cvstream.sinks import OutputMode, Sink, make_out_dir, make_sink, output_path, sink_error
+from cvstream.sinks import OutputMode, Sink, make_sink, output_path, sink_error
 from cvstream.usage import UNOBSERVED, Observer, Summary, usage_table
 
 if TYPE_CHECKING:
@@ -387,10 +387,9 @@ class Runner:
 
 
 def run(env: Env, reporter: Reporter, conn: Connection, jobs: list[Job], options: Options) -> ExitStatus:
+    """Stream `jobs`; --out-dir was prepared and checked before any request (sinks.check_out_dir)."""
     from cvstream import source
 
-    if options.out_dir is not None:
-        make_out_dir(options.out_dir)
     client = source.make_client(conn)
     runner = Runner(env, reporter, conn, jobs, options)
     try:

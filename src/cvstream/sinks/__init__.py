@@ -106,7 +106,7 @@ def output_path(out_dir: Path, label: str, mode: OutputMode, filename: str | Non
 
 
 def make_out_dir(out_dir: Path) -> None:
-    """Create --out-dir before any request; an unusable one is an output error naming it."""
+    """Create --out-dir; an unusable one is an output error naming it (check_out_dir's first step)."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
