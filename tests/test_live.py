@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 
 from cvstream.mock.server import MockServer
-from cvstream.sinks.live import make_parser, split_finished
+from cvstream.sinks.live import block_kinds, make_parser, split_finished
 from tests.conftest import FAKE_KEY, Result, subprocess_env
 
 
@@ -102,10 +102,12 @@ def test_terminal_holds_exactly_the_one_shot_render(
 def test_split_finished_only_commits_blocks_that_cannot_change() -> None:
     parser = make_parser()
     assert split_finished(parser, "para one\nstill para") == ("", [], "para one\nstill para")
-    finished, kinds, tail = split_finished(parser, "para one\n\n- item\n")
-    assert (finished, kinds, tail) == ("para one\n\n", ["paragraph_open"], "- item\n")
+    finished, tokens, tail = split_finished(parser, "para one\n\n- item\n")
+    assert (finished, block_kinds(tokens), tail) == ("para one\n\n", ["paragraph_open"], "- item\n")
+    # The finished blocks' tokens are what a parse of them alone gives (no second parse to print them).
+    assert [t.as_dict() for t in tokens] == [t.as_dict() for t in parser.parse(finished)]
     # An open code fence swallows everything after it: nothing is committed inside it.
-    finished, kinds, tail = split_finished(parser, "intro\n\n```\ncode\n\nmore code\n")
+    finished, _, tail = split_finished(parser, "intro\n\n```\ncode\n\nmore code\n")
     assert finished == "intro\n\n" and tail == "```\ncode\n\nmore code\n"
     # A table's header row only becomes a table with the delimiter row: it stays in the tail.
     assert split_finished(parser, "| a | b |\n")[0] == ""

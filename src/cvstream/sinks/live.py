@@ -18,6 +18,7 @@ Parsing uses one markdown-it parser configured like rich's, and only ever parses
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -52,26 +53,35 @@ def _needs_lead(previous: str | None, first: str) -> bool:
     return bool(Markdown.elements.get(previous, UnknownElement).new_line)
 
 
-def _top_level_blocks(tokens: list[Token]) -> list[tuple[int, str]]:
-    """(first line, token type) of each top-level block, in order."""
-    return [(t.map[0], t.type) for t in tokens if t.level == 0 and t.map is not None and t.nesting >= 0]
+def _top_level(tokens: list[Token]) -> list[int]:
+    """Indexes of the tokens that open (or are) a top-level block, in order."""
+    return [i for i, t in enumerate(tokens) if t.level == 0 and t.map is not None and t.nesting >= 0]
 
 
-def split_finished(parser: MarkdownIt, text: str) -> tuple[str, list[str], str]:
-    """Split `text` into (finished source, top-level token types of it, unfinished tail).
+def block_kinds(tokens: list[Token]) -> list[str]:
+    """The token type of each top-level block."""
+    return [tokens[i].type for i in _top_level(tokens)]
 
-    Blocks are finished when a later top-level block has started on a complete line.
+
+def split_finished(parser: MarkdownIt, text: str) -> tuple[str, list[Token], str]:
+    """Split `text` into (finished source, its tokens, unfinished tail).
+
+    Blocks are finished when a later top-level block has started on a complete line. Their tokens come
+    from the parse that found the split (with the text after them, as a parse of the whole answer sees
+    them), so printing them needs no second parse.
     """
     cut = text.rfind("\n") + 1
     if cut == 0:
         return "", [], text
-    starts = _top_level_blocks(parser.parse(text[:cut]))
+    tokens = parser.parse(text[:cut])
+    starts = _top_level(tokens)
     if len(starts) < 2:
         return "", [], text
+    last = tokens[starts[-1]]
+    assert last.map is not None
     lines = text[:cut].splitlines(keepends=True)
-    boundary = starts[-1][0]
-    finished = "".join(lines[:boundary])
-    return finished, [kind for _, kind in starts[:-1]], "".join(lines[boundary:]) + text[cut:]
+    finished = "".join(lines[: last.map[0]])
+    return finished, tokens[: starts[-1]], "".join(lines[last.map[0] :]) + text[cut:]
 
 
 class _Bottom:
@@ -109,6 +119,7 @@ class LiveSink:
         self._console = console
         self._show_thinking = show_thinking
         self._parser = make_parser()
+        self._template = Markdown("")
         self._live: Live | None = None
         self._tail = ""  # unfinished Markdown of the current answer document
         self._previous: str | None = None  # token type of the last block printed in this document
@@ -125,6 +136,14 @@ class LiveSink:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+
+    def _markdown(self, source: str, tokens: list[Token] | None = None) -> Markdown:
+        """rich's Markdown of `source` (of its `tokens` when already parsed), parsed by this sink's parser:
+        `Markdown(source)` would build a new markdown-it parser each time, a third of a redraw's CPU."""
+        markdown = copy.copy(self._template)
+        markdown.markup = source
+        markdown.parsed = self._parser.parse(source) if tokens is None else tokens
+        return markdown
 
     # -- the live region ----------------------------------------------------------------------------
     def _region(self) -> Any:
@@ -145,7 +164,7 @@ class LiveSink:
             return Text(f"⚙ {self._tool_name} …", style="dim", no_wrap=True, overflow="ellipsis")
         if not self._tail:
             return Text("")
-        return _Bottom(Markdown(self._tail), height)
+        return _Bottom(self._markdown(self._tail), height)
 
     def _ensure_live(self) -> Live:
         if self._live is None:
@@ -188,15 +207,14 @@ class LiveSink:
         self._wake.set()
 
     # -- answer text --------------------------------------------------------------------------------
-    def _print_blocks(self, source: str, kinds: list[str]) -> bool:
+    def _print_blocks(self, source: str, tokens: list[Token]) -> bool:
         """Print finished blocks to the scrollback in one print (each print redraws the live region under
         it; the caller holds the lock); True if anything was printed."""
-        if not source.strip():
+        kinds = block_kinds(tokens)
+        if not source.strip() or not kinds:
             return False
-        if _needs_lead(self._previous, kinds[0]):
-            self._console.print(Group(Text(""), Markdown(source)))
-        else:
-            self._console.print(Markdown(source))
+        markdown = self._markdown(source, tokens)
+        self._console.print(Group(Text(""), markdown) if _needs_lead(self._previous, kinds[0]) else markdown)
         self._previous = kinds[-1]
         return True
 
@@ -205,18 +223,16 @@ class LiveSink:
         any was printed."""
         if "\n" not in self._tail:
             return False
-        finished, kinds, tail = split_finished(self._parser, self._tail)
+        finished, tokens, tail = split_finished(self._parser, self._tail)
         if not finished:
             return False
         self._tail = tail
-        return self._print_blocks(finished, kinds)
+        return self._print_blocks(finished, tokens)
 
     def _flush_text(self) -> None:
         """Print the unfinished tail as final: the document is over (the caller holds the lock)."""
         if self._tail.strip():
-            kinds = [kind for _, kind in _top_level_blocks(self._parser.parse(self._tail))]
-            if kinds:
-                self._print_blocks(self._tail, kinds)
+            self._print_blocks(self._tail, self._parser.parse(self._tail))
         self._tail = ""
         self._previous = None
 
