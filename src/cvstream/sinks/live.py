@@ -122,6 +122,7 @@ class LiveSink:
         self._template = Markdown("")
         self._live: Live | None = None
         self._tail = ""  # unfinished Markdown of the current answer document
+        self._split_at = 0  # length of the tail's complete lines when it was last split: none finished then
         self._previous: str | None = None  # token type of the last block printed in this document
         self._mode = "text"
         self._thinking = ""
@@ -220,20 +221,24 @@ class LiveSink:
 
     def _commit(self) -> bool:
         """Move the blocks that can no longer change out of the tail (the caller holds the lock); True if
-        any was printed."""
-        if "\n" not in self._tail:
+        any was printed. Only a new complete line can finish a block, so a tail whose complete lines were
+        already split (a long paragraph still streaming) is not parsed again."""
+        lines_end = self._tail.rfind("\n") + 1
+        if lines_end == self._split_at:
             return False
         finished, tokens, tail = split_finished(self._parser, self._tail)
+        self._split_at = lines_end
         if not finished:
             return False
         self._tail = tail
+        self._split_at = tail.rfind("\n") + 1
         return self._print_blocks(finished, tokens)
 
     def _flush_text(self) -> None:
         """Print the unfinished tail as final: the document is over (the caller holds the lock)."""
         if self._tail.strip():
             self._print_blocks(self._tail, self._parser.parse(self._tail))
-        self._tail = ""
+        self._tail, self._split_at = "", 0
         self._previous = None
 
     # -- events -------------------------------------------------------------------------------------
