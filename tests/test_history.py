@@ -244,6 +244,46 @@ def test_migration_from_the_first_schema_keeps_answers_and_indexes_them(cli: Cli
         conn.close()
 
 
+def test_migration_from_schema_3_keeps_unfinished_answers_out_of_the_index(
+    cli: Cli, mock: MockServer, home: Path
+) -> None:
+    """Schema 4 lists the answers not yet indexed in a table of their own; an answer a SIGKILL left
+    unindexed under schema 3 stays findable by its message only, and new answers are indexed when they end."""
+    from cvstream.history.db import MIGRATIONS
+
+    path = db_file(home)
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in (s for step in MIGRATIONS[:3] for s in step):  # migrations only ever append
+        conn.execute(statement)
+    done, cut = new_id(1700000000.0), new_id(1700000001.0)
+    for answer_id, message, answer, indexed in ((done, "q one", "zebras", 1), (cut, "q two", "giraffes", 0)):
+        conn.execute(
+            "INSERT INTO answers (id, conversation_id, created, command, model, message, answer, status, indexed)"
+            " VALUES (?, ?, 1700000000, 'ask', 'claude-x', ?, ?, 'partial', ?)",
+            (answer_id, answer_id, message, answer, indexed),
+        )
+    conn.execute("PRAGMA user_version = 3")
+    conn.close()
+
+    def found(query: str) -> list[str]:
+        result = cli("log", "search", query, "--json")
+        assert result.code == 0, result.stderr
+        return [json.loads(line)["message"] for line in result.out.splitlines()]
+
+    assert found("zebras") == ["q one"] and found("giraffes") == [] and found("two") == ["q two"]
+    assert cli("ask", "hippos", base_url=mock.base_url).code == 0  # the mock's answer echoes "> hippos"
+    assert found("hippos") == ["hippos"]
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT id FROM answers_unindexed").fetchall() == [(cut,)]
+        assert cli("log", "rm", cut).code == 0
+        assert conn.execute("SELECT count(*) FROM answers_unindexed").fetchone()[0] == 0
+        conn.execute("INSERT INTO answers_fts (answers_fts, rank) VALUES ('integrity-check', 1)")  # index = rows
+    finally:
+        conn.close()
+
+
 def test_database_from_a_newer_cvstream_is_left_alone(cli: Cli, mock: MockServer, home: Path) -> None:
     path = db_file(home)
     path.parent.mkdir(parents=True)

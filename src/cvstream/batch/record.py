@@ -25,8 +25,8 @@ CHUNK = 500
 
 _INSERT = """INSERT INTO answers (id, conversation_id, created, command, label, model, method, system, message,
     answer, stop_reason, status, error_kind, error_message, input_tokens, output_tokens, cache_read_tokens,
-    cache_write_tokens, params, indexed)
-    VALUES (?, ?, ?, 'batch', ?, ?, 'batch', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"""
+    cache_write_tokens, params)
+    VALUES (?, ?, ?, 'batch', ?, ?, 'batch', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 _RECORDED = """SELECT json_extract(params, '$.custom_id') FROM answers
     WHERE command = 'batch' AND json_extract(params, '$.batch_id') = ?"""
 

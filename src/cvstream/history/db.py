@@ -27,11 +27,15 @@ SETTINGS_NAME = "settings.json"
 BUSY_TIMEOUT_S = 30.0
 WAL_LIMIT_BYTES = 8 * 1024 * 1024  # the WAL is truncated to this after a checkpoint
 
-_INDEXED = "CASE WHEN {0}.indexed THEN {0}.answer ELSE '' END"  # the answer text the index holds for a row
+_INDEXED = "CASE WHEN {0}.indexed THEN {0}.answer ELSE '' END"  # what the index held for a row (schema 2-3)
+# What the index holds for a row from schema 4 on: nothing of the answer while it is listed as unindexed.
+_HELD = "CASE WHEN EXISTS (SELECT 1 FROM answers_unindexed u WHERE u.id = {0}.id) THEN '' ELSE {0}.answer END"
 
 # Version 1: the answers table. Version 2: the full-text index over the message and the answer, and the
 # indexes `log --model` and `log stats` read. Version 3: the batch answers' index, so `log stats` prices
-# them (at half price) without reading every answer.
+# them (at half price) without reading every answer. Version 4: the answers not yet in the full-text index
+# are listed in a table of their own (the `indexed` column is no longer read): marking an answer indexed
+# rewrote its row, the whole text again, at the end of every answer.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE answers (
@@ -96,6 +100,36 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX answers_batch ON answers (
             created, model, status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens
         ) WHERE command = 'batch'""",
+    ),
+    (
+        # An answer streaming in is listed here from before its row is written until it ends: while listed,
+        # the index holds its message only (its text is rewritten every 2 s); when it ends the listing is
+        # deleted and the trigger below indexes the text once, reading the row without writing it.
+        "CREATE TABLE answers_unindexed (id TEXT PRIMARY KEY) WITHOUT ROWID",
+        "INSERT INTO answers_unindexed (id) SELECT id FROM answers WHERE NOT indexed",
+        "DROP TRIGGER answers_fts_insert",
+        "DROP TRIGGER answers_fts_delete",
+        "DROP TRIGGER answers_fts_update",
+        f"""CREATE TRIGGER answers_fts_insert AFTER INSERT ON answers BEGIN
+            INSERT INTO answers_fts (rowid, message, answer) VALUES (new.rowid, new.message, {_HELD.format("new")});
+        END""",
+        f"""CREATE TRIGGER answers_fts_delete AFTER DELETE ON answers BEGIN
+            INSERT INTO answers_fts (answers_fts, rowid, message, answer)
+            VALUES ('delete', old.rowid, old.message, {_HELD.format("old")});
+            DELETE FROM answers_unindexed WHERE id = old.id;
+        END""",
+        f"""CREATE TRIGGER answers_fts_update AFTER UPDATE OF message ON answers BEGIN
+            INSERT INTO answers_fts (answers_fts, rowid, message, answer)
+            VALUES ('delete', old.rowid, old.message, {_HELD.format("old")});
+            INSERT INTO answers_fts (rowid, message, answer) VALUES (new.rowid, new.message, {_HELD.format("new")});
+        END""",
+        # (The answer's row is gone when the listing is deleted by the trigger above: then both select nothing.)
+        """CREATE TRIGGER answers_fts_index AFTER DELETE ON answers_unindexed BEGIN
+            INSERT INTO answers_fts (answers_fts, rowid, message, answer)
+            SELECT 'delete', rowid, message, '' FROM answers WHERE id = old.id;
+            INSERT INTO answers_fts (rowid, message, answer)
+            SELECT rowid, message, answer FROM answers WHERE id = old.id;
+        END""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -137,13 +137,21 @@ class Recorder:
 
     def write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> bool:
         """Run one statement per row, all in one transaction (many answers at once, as a batch's results)."""
+        return self._transaction(lambda conn: conn.executemany(sql, rows))
+
+    def write_both(self, first: tuple[str, tuple[Any, ...]], second: tuple[str, tuple[Any, ...]]) -> bool:
+        """Run two statements in one transaction."""
+        return self._transaction(lambda conn: (conn.execute(*first), conn.execute(*second)))
+
+    def _transaction(self, run: Callable[[sqlite3.Connection], object]) -> bool:
+        """`run` inside BEGIN IMMEDIATE .. COMMIT; on any failure roll back, warn once and stop recording."""
         with self._lock:
             if self._conn is None or self._broken:
                 return False
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
-                    self._conn.executemany(sql, rows)
+                    run(self._conn)
                     self._conn.execute("COMMIT")
                 except BaseException:
                     self._conn.execute("ROLLBACK")
@@ -176,10 +184,12 @@ _PROGRESS = "UPDATE answers SET answer = ?, thinking = ? WHERE id = ?"
 _END = """UPDATE answers SET answer = ?, thinking = ?, model = ?, stop_reason = ?, status = ?, error_kind = ?,
     error_message = ?, input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?,
     ttft = ?, duration = ? WHERE id = ?"""
+# The answer is listed as not indexed from before its row is written until it ends (history/db.py).
+_UNINDEXED = "INSERT INTO answers_unindexed (id) VALUES (?)"
 # A transaction of its own after _END: the full-text index then tokenizes the answer once the row is written,
 # so SQLite never holds the row's pages and copies and the index's working memory at once (one transaction
-# for both: +1 MB of peak memory at 100,000 deltas, for 0.3 ms).
-_INDEX = "UPDATE answers SET indexed = 1 WHERE id = ?"
+# for both: +1 MB of peak memory at 100,000 deltas, for 0.3 ms). Its trigger reads the row, never rewrites it.
+_INDEX = "DELETE FROM answers_unindexed WHERE id = ?"
 
 
 class TextBuffer:
@@ -236,21 +246,24 @@ class Recording:
     def _begin(self) -> None:
         self._begun = True
         meta = self.meta
-        self.recorder.write(
-            _INSERT,
+        self.recorder.write_both(
+            (_UNINDEXED, (self.id,)),
             (
-                self.id,
-                meta.conversation_id or self.id,
-                time.time(),
-                meta.command,
-                meta.label,
-                self._model,
-                meta.method,
-                meta.system,
-                meta.message,
-                self._text.getvalue(),
-                self._thinking.getvalue(),
-                json.dumps(dict(meta.params), sort_keys=True),
+                _INSERT,
+                (
+                    self.id,
+                    meta.conversation_id or self.id,
+                    time.time(),
+                    meta.command,
+                    meta.label,
+                    self._model,
+                    meta.method,
+                    meta.system,
+                    meta.message,
+                    self._text.getvalue(),
+                    self._thinking.getvalue(),
+                    json.dumps(dict(meta.params), sort_keys=True),
+                ),
             ),
         )
 
