@@ -1,9 +1,11 @@
 """CPU time of live terminal rendering against --raw on the same stream, at 100 and 60 columns.
 
-    python benchmarks/live.py [--quick]
+    python benchmarks/live.py [--quick] [--before SRC]
 
 cvstream runs on a pseudo-terminal (as in real use) against `cvstream mock` streaming a long Markdown
 answer paced like a fast model; the child's CPU time (user + system) comes from wait4. Run by hand.
+`--before SRC` measures another source tree too, in the same run (for example a checkout of an older
+commit: `git worktree add /tmp/before <commit>`; then `--before /tmp/before/src`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from _common import CVSTREAM, client_env, mock_process
 
 QUICK = "--quick" in sys.argv
+BEFORE = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else None
 TARGET = 1.25
 
 
@@ -75,19 +78,24 @@ def main() -> None:
                 f"{len(text):,} bytes of Markdown at {tps} deltas/s; {runs} run(s) of each, live and --raw "
                 "alternating (this machine drifts between runs); medians; CPU seconds of the child"
             )
+            trees = [("this checkout", env)]
+            if BEFORE:
+                trees.append(("--before", {**env, "PYTHONPATH": BEFORE}))
             for columns in (100, 60):
-                pairs = [
-                    (cpu_on_pty(base, env, columns), cpu_on_pty([*base, "--raw"], env, columns)) for _ in range(runs)
-                ]
-                live = statistics.median(p[0] for p in pairs)
-                raw = statistics.median(p[1] for p in pairs)
-                added = statistics.median(p[0] - p[1] for p in pairs)
-                ratio = live / raw
-                verdict = "ok" if ratio <= TARGET else "OVER"
-                print(
-                    f"{columns:>3} columns: live {live:.3f} s  raw {raw:.3f} s  live adds {added:.3f} s  "
-                    f"ratio {ratio:.2f}x (target <= {TARGET}x) {verdict}"
-                )
+                for name, tree_env in trees:
+                    pairs = [
+                        (cpu_on_pty(base, tree_env, columns), cpu_on_pty([*base, "--raw"], tree_env, columns))
+                        for _ in range(runs)
+                    ]
+                    live = statistics.median(p[0] for p in pairs)
+                    raw = statistics.median(p[1] for p in pairs)
+                    added = statistics.median(p[0] - p[1] for p in pairs)
+                    ratio = live / raw
+                    verdict = "ok" if ratio <= TARGET else "OVER"
+                    print(
+                        f"{columns:>3} columns, {name:13}: live {live:.3f} s  raw {raw:.3f} s  "
+                        f"live adds {added:.3f} s  ratio {ratio:.2f}x (target <= {TARGET}x) {verdict}"
+                    )
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def memory() -> None:
                 print(
                     f"{'memory: peak RSS, create --raw':31} {label:23} {'history on ' if log else '--no-log   '}"
                     f"{peaks[name, log]:6.1f} MB at {deltas:,} deltas, {peaks['small', log]:.1f} MB at 1,000: "
-                    f"+{grown:.1f} MB (target <= 5 MB) {'ok' if grown <= 5 else 'OVER'}"
+                    f"{grown:+.1f} MB (target <= 5 MB) {'ok' if grown <= 5 else 'OVER'}"
                 )
 
 
