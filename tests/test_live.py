@@ -227,3 +227,24 @@ def test_waiting_spinner_shows_elapsed_time_then_vanishes(
     assert screen_lines(result.stdout.replace(b"\n", b"\r\n"), 80, 24) == ["Done."]
     quiet = cli("ask", "x", "--quiet", base_url=server.base_url, tty=True, stderr_tty=True, env={"TERM": "xterm"})
     assert "waiting for" not in quiet.stderr
+
+
+def test_markdown_reuses_the_sinks_parser_and_renders_what_rich_renders() -> None:
+    """The sink sets rich's Markdown's public `parsed` tokens from its own parser instead of letting each
+    Markdown() build a parser; a rich without that attribute gets plain Markdown(source)."""
+    from rich.markdown import Markdown
+
+    from cvstream.sinks.live import LiveSink
+
+    text = "# Title\n\nSome *text* and `code`.\n\n```python\nx = 1\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+
+    def rendered(renderable: object) -> str:
+        out = io.StringIO()
+        Console(file=out, force_terminal=True, width=60, color_system="truecolor").print(renderable)
+        return out.getvalue()
+
+    sink = LiveSink(Console(file=io.StringIO()))
+    assert rendered(sink._markdown(text)) == rendered(Markdown(text))
+    del sink._template.parsed  # as if rich renamed it
+    fallback = sink._markdown(text)
+    assert type(fallback) is Markdown and rendered(fallback) == rendered(Markdown(text))

@@ -141,6 +141,8 @@ class LiveSink:
     def _markdown(self, source: str, tokens: list[Token] | None = None) -> Markdown:
         """rich's Markdown of `source` (of its `tokens` when already parsed), parsed by this sink's parser:
         `Markdown(source)` would build a new markdown-it parser each time, a third of a redraw's CPU."""
+        if not hasattr(self._template, "parsed"):  # a rich that keeps its tokens elsewhere: parse as it does
+            return Markdown(source)
         markdown = copy.copy(self._template)
         markdown.markup = source
         markdown.parsed = self._parser.parse(source) if tokens is None else tokens
