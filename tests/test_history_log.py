@@ -52,9 +52,17 @@ def test_log_table_on_a_terminal(cli: Cli, mock: MockServer, home: Path) -> None
     assert row["id"][:12] in lines[1] and "complete" in lines[1] and "first line of the question" in lines[1]
     assert "second line" not in result.out
     assert cli("log", "--json", tty=True).out.startswith("{")
-    for columns in (80, 60):  # narrow: the id (what `log show` takes) and the time stay whole
+    # Narrow: whole columns go (in/out, then command, then model), never cut to "e…"; the time, the id
+    # (what `log show` takes), the status and the message stay.
+    for columns, headers in (
+        (100, ["time", "id", "command", "model", "status", "in/out", "message"]),
+        (80, ["time", "id", "command", "status", "in/out", "message"]),
+        (60, ["time", "id", "status", "message"]),
+    ):
         narrow = plain(cli("log", tty=True, columns=columns).out).splitlines()
-        assert row["id"][:12] in narrow[1] and narrow[1].startswith(lines[1][:16]), narrow
+        assert narrow[0].split() == headers and all(len(line) <= columns for line in narrow), narrow
+        assert row["id"][:12] in narrow[1] and narrow[1].startswith(lines[1][:16]) and "complete" in narrow[1]
+        assert "…" not in narrow[1].split("complete")[0], narrow
 
 
 def test_log_filters(cli: Cli, mock_server: Callable[..., MockServer], home: Path) -> None:

@@ -115,7 +115,8 @@ def _empty(env: Env) -> None:
 def _table(env: Env, rows: list[dict[str, Any]], snippets: bool = False) -> None:
     from cvstream.history.views import answers_table
 
-    env.stdout_console().print(answers_table(rows, snippets))
+    console = env.stdout_console()
+    console.print(answers_table(rows, snippets, console.width))
 
 
 @app.callback(invoke_without_command=True)

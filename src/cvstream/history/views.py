@@ -66,33 +66,42 @@ def first_line(text: str) -> str:
 _STATUS_STYLE = {"complete": "green", "partial": "yellow", "failed": "red"}
 
 
-def answers_table(rows: list[dict[str, Any]], snippets: bool = False) -> Any:
-    """time, short id, command, model, status, tokens, and the message's first line (or the match)."""
+MESSAGE_MIN = 20  # the message (or the match) column keeps at least this many columns before others are dropped
+
+
+def answers_table(rows: list[dict[str, Any]], snippets: bool = False, width: int = 200) -> Any:
+    """time, short id, command, model, status, tokens, and the message's first line (or the match).
+
+    On a narrow terminal whole columns go, never cut to "e…": first in/out, then the command, then the
+    model; the time, the id (what `log show` takes), the status and the message always stay."""
     from rich.table import Table
     from rich.text import Text
 
     from cvstream.history.queries import SHORT_ID
 
+    cells: dict[str, list[Any]] = {
+        "time": [local_time(row["created"]) for row in rows],
+        "id": [row["id"][:SHORT_ID] for row in rows],
+        "command": [row["command"] for row in rows],
+        "model": [row["model"] for row in rows],
+        "status": [Text(row["status"], style=_STATUS_STYLE.get(row["status"], "")) for row in rows],
+        "in/out": [f"{row['input_tokens']:,}/{row['output_tokens']:,}" for row in rows],
+    }
+    wide = {name: max([len(name), *(len(str(cell)) for cell in column)]) for name, column in cells.items()}
+    shown = ["time", "id", "status"]
+    for optional in ("model", "command", "in/out"):  # most useful first
+        used = sum(wide[name] for name in [*shown, optional]) + 2 * (len(shown) + 1)  # 2 between columns
+        if used + MESSAGE_MIN <= width:
+            shown.append(optional)
+    shown.sort(key=list(cells).index)
+    message = "match" if snippets else "message"
     table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
-    # On a narrow terminal the id and the time stay whole (the id is what `log show` takes); the model and
-    # the message give way first, cut with an ellipsis.
-    table.add_column("time", no_wrap=True, min_width=len(local_time(rows[0]["created"])) if rows else None)
-    table.add_column("id", no_wrap=True, min_width=SHORT_ID)
-    table.add_column("command", no_wrap=True, overflow="ellipsis")
-    table.add_column("model", no_wrap=True, overflow="ellipsis")
-    table.add_column("status", no_wrap=True, min_width=len("complete"))
-    table.add_column("in/out", justify="right", no_wrap=True)
-    table.add_column("match" if snippets else "message", no_wrap=True, overflow="ellipsis", ratio=1)
-    for row in rows:
-        table.add_row(
-            local_time(row["created"]),
-            row["id"][:SHORT_ID],
-            row["command"],
-            row["model"],
-            Text(row["status"], style=_STATUS_STYLE.get(row["status"], "")),
-            f"{row['input_tokens']:,}/{row['output_tokens']:,}",
-            highlighted(" ".join(str(row["snippet"]).split())) if snippets else Text(first_line(row["message"])),
-        )
+    for name in shown:
+        table.add_column(name, no_wrap=True, min_width=wide[name], justify="right" if name == "in/out" else "left")
+    table.add_column(message, no_wrap=True, overflow="ellipsis", ratio=1)
+    for i, row in enumerate(rows):
+        last = highlighted(" ".join(str(row["snippet"]).split())) if snippets else Text(first_line(row["message"]))
+        table.add_row(*(cells[name][i] for name in shown), last)
     return table
 
 
