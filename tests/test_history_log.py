@@ -52,8 +52,8 @@ def test_log_table_on_a_terminal(cli: Cli, mock: MockServer, home: Path) -> None
     assert row["id"][:12] in lines[1] and "complete" in lines[1] and "first line of the question" in lines[1]
     assert "second line" not in result.out
     assert cli("log", "--json", tty=True).out.startswith("{")
-    # Narrow: whole columns go (in/out, then command, then model), never cut to "e…"; the time, the id
-    # (what `log show` takes), the status and the message stay.
+    # Narrow: a column that does not fit whole is left out, never cut to "e…"; the time, the id (what
+    # `log show` takes), the status and the message stay.
     for columns, headers in (
         (100, ["time", "id", "command", "model", "status", "in/out", "message"]),
         (80, ["time", "id", "command", "status", "in/out", "message"]),

@@ -72,8 +72,9 @@ MESSAGE_MIN = 20  # the message (or the match) column keeps at least this many c
 def answers_table(rows: list[dict[str, Any]], snippets: bool = False, width: int = 200) -> Any:
     """time, short id, command, model, status, tokens, and the message's first line (or the match).
 
-    On a narrow terminal whole columns go, never cut to "e…": first in/out, then the command, then the
-    model; the time, the id (what `log show` takes), the status and the message always stay."""
+    The time, the id (what `log show` takes), the status and the message always show; the model, the
+    command and in/out (in that order of preference) each when it fits whole beside MESSAGE_MIN columns
+    of message: on a narrow terminal a column is left out rather than cut to "e…"."""
     from rich.table import Table
     from rich.text import Text
 
