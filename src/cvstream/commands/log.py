@@ -113,10 +113,9 @@ def _empty(env: Env) -> None:
 
 
 def _table(env: Env, rows: list[dict[str, Any]], snippets: bool = False) -> None:
-    from cvstream.history.views import answers_table
+    from cvstream.history.views import AnswersTable
 
-    console = env.stdout_console()
-    console.print(answers_table(rows, snippets, console.width))
+    env.stdout_console().print(AnswersTable(rows, snippets))
 
 
 @app.callback(invoke_without_command=True)

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
 
 
 def local_time(created: float, seconds: bool = False) -> str:
@@ -69,12 +72,23 @@ _STATUS_STYLE = {"complete": "green", "partial": "yellow", "failed": "red"}
 MESSAGE_MIN = 20  # the message (or the match) column keeps at least this many columns before others are dropped
 
 
-def answers_table(rows: list[dict[str, Any]], snippets: bool = False, width: int = 200) -> Any:
-    """time, short id, command, model, status, tokens, and the message's first line (or the match).
+class AnswersTable:
+    """time, short id, command, model, status, tokens, and the message's first line (or the match), laid
+    out for the width it is rendered at.
 
     The time, the id (what `log show` takes), the status and the message always show; the model, the
     command and in/out (in that order of preference) each when it fits whole beside MESSAGE_MIN columns
     of message: on a narrow terminal a column is left out rather than cut to "e…"."""
+
+    def __init__(self, rows: list[dict[str, Any]], snippets: bool = False) -> None:
+        self.rows = rows
+        self.snippets = snippets
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield _answers_table(self.rows, self.snippets, options.max_width)
+
+
+def _answers_table(rows: list[dict[str, Any]], snippets: bool, width: int) -> Any:
     from rich.table import Table
     from rich.text import Text
 
@@ -95,11 +109,10 @@ def answers_table(rows: list[dict[str, Any]], snippets: bool = False, width: int
         if used + MESSAGE_MIN <= width:
             shown.append(optional)
     shown.sort(key=list(cells).index)
-    message = "match" if snippets else "message"
     table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
     for name in shown:
         table.add_column(name, no_wrap=True, min_width=wide[name], justify="right" if name == "in/out" else "left")
-    table.add_column(message, no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("match" if snippets else "message", no_wrap=True, overflow="ellipsis", ratio=1)
     for i, row in enumerate(rows):
         last = highlighted(" ".join(str(row["snippet"]).split())) if snippets else Text(first_line(row["message"]))
         table.add_row(*(cells[name][i] for name in shown), last)
