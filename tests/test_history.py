@@ -284,6 +284,58 @@ def test_migration_from_schema_3_keeps_unfinished_answers_out_of_the_index(
         conn.close()
 
 
+@pytest.mark.parametrize("schema", [2, 3])
+def test_an_older_cvstream_still_recording_when_the_file_is_migrated_keeps_the_index_exact(
+    cli: Cli, home: Path, schema: int
+) -> None:
+    """A long run of an older cvstream (a `serve --log` started before the upgrade) goes on writing with its
+    own statements after a newer cvstream migrated the file: an answer it began before the migration and one
+    it begins after are found by their text once it marks them indexed (schema 2's code did it in the row's
+    last update, schema 3's in a statement of its own), and `log rm` and `log prune` work. Unlisted, its
+    rewritten text once "deleted" from the index what the index never held: FTS5 then called the file
+    malformed, and `log rm` failed."""
+    from cvstream.history.db import MIGRATIONS
+
+    path = db_file(home)
+    path.parent.mkdir(parents=True)
+    old = sqlite3.connect(path, isolation_level=None)  # the older process: its connection, its statements
+    for statement in (s for step in MIGRATIONS[:schema] for s in step):  # migrations only ever append
+        old.execute(statement)
+    old.execute(f"PRAGMA user_version = {schema}")
+    insert = (
+        "INSERT INTO answers (id, conversation_id, created, command, model, message, answer, thinking, status,"
+        " params) VALUES (?, ?, 1700000000, 'serve', 'claude-x', ?, '', '', 'partial', '{}')"
+    )
+    before, after = new_id(1700000000.0), new_id(1700000001.0)
+    old.execute(insert, (before, before, "question one"))
+
+    def search(query: str) -> list[str]:
+        result = cli("log", "search", query, "--json")  # (the first one migrates the file)
+        assert result.code == 0, result.stderr
+        return [json.loads(line)["message"] for line in result.out.splitlines()]
+
+    assert search("one") == ["question one"]
+    old.execute(insert, (after, after, "question two"))
+    for answer_id, text in ((before, "zebras are striped"), (after, "giraffes are tall")):
+        old.execute("UPDATE answers SET answer = ?, thinking = '' WHERE id = ?", (text[:6], answer_id))
+        if schema == 2:
+            end = "UPDATE answers SET answer = ?, status = 'complete', indexed = 1 WHERE id = ?"
+            old.execute(end, (text, answer_id))
+        else:
+            old.execute("UPDATE answers SET answer = ?, status = 'complete' WHERE id = ?", (text, answer_id))
+            old.execute("UPDATE answers SET indexed = 1 WHERE id = ?", (answer_id,))
+    assert search("zebras") == ["question one"] and search("giraffes") == ["question two"]
+    old.execute("INSERT INTO answers_fts (answers_fts, rank) VALUES ('integrity-check', 1)")  # index = rows
+    assert old.execute("SELECT count(*) FROM answers_unindexed").fetchone()[0] == 0
+    removed = cli("log", "rm", before)
+    assert removed.code == 0, removed.stderr
+    assert cli("log", "prune", "--older-than", "1d", "--yes").code == 0
+    assert old.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+    old.execute("INSERT INTO answers_fts (answers_fts, rank) VALUES ('integrity-check', 1)")
+    assert old.execute("SELECT count(*) FROM answers_unindexed").fetchone()[0] == 0
+    old.close()
+
+
 def test_database_from_a_newer_cvstream_is_left_alone(cli: Cli, mock: MockServer, home: Path) -> None:
     path = db_file(home)
     path.parent.mkdir(parents=True)

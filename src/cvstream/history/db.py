@@ -35,7 +35,9 @@ _HELD = "CASE WHEN EXISTS (SELECT 1 FROM answers_unindexed u WHERE u.id = {0}.id
 # indexes `log --model` and `log stats` read. Version 3: the batch answers' index, so `log stats` prices
 # them (at half price) without reading every answer. Version 4: the answers not yet in the full-text index
 # are listed in a table of their own (the `indexed` column is no longer read): marking an answer indexed
-# rewrote its row, the whole text again, at the end of every answer.
+# rewrote its row, the whole text again, at the end of every answer. Version 5: the insert trigger lists an
+# answer inserted streaming (`partial`, not `indexed`) itself, and setting `indexed` ends the listing, so a
+# cvstream of schema 2 or 3 still recording when a newer one migrated the file keeps the index exact.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE answers (
@@ -129,6 +131,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             SELECT 'delete', rowid, message, '' FROM answers WHERE id = old.id;
             INSERT INTO answers_fts (rowid, message, answer)
             SELECT rowid, message, answer FROM answers WHERE id = old.id;
+        END""",
+    ),
+    (
+        # A process of schema 2 or 3 (started before the upgrade, as a long `serve --log`) inserts its answer
+        # `partial` without listing it, rewrites its text, then sets `indexed`: unlisted, its first text went
+        # into the index and the rewritten one was later "deleted" from it, which FTS5 takes as a corrupt index
+        # (`log rm` and `log prune` then fail). A row inserted streaming is listed here whoever inserts it
+        # (a batch result is inserted `complete` or `failed`: indexed at once); `indexed` set ends the listing.
+        "DROP TRIGGER answers_fts_insert",
+        f"""CREATE TRIGGER answers_fts_insert AFTER INSERT ON answers BEGIN
+            INSERT OR IGNORE INTO answers_unindexed (id) SELECT new.id WHERE new.status = 'partial' AND NOT new.indexed;
+            INSERT INTO answers_fts (rowid, message, answer) VALUES (new.rowid, new.message, {_HELD.format("new")});
+        END""",
+        """CREATE TRIGGER answers_indexed AFTER UPDATE OF indexed ON answers WHEN new.indexed AND NOT old.indexed
+        BEGIN
+            DELETE FROM answers_unindexed WHERE id = new.id;
         END""",
     ),
 )

@@ -139,10 +139,6 @@ class Recorder:
         """Run one statement per row, all in one transaction (many answers at once, as a batch's results)."""
         return self._transaction(lambda conn: conn.executemany(sql, rows))
 
-    def write_both(self, first: tuple[str, tuple[Any, ...]], second: tuple[str, tuple[Any, ...]]) -> bool:
-        """Run two statements in one transaction."""
-        return self._transaction(lambda conn: (conn.execute(*first), conn.execute(*second)))
-
     def _transaction(self, run: Callable[[sqlite3.Connection], object]) -> bool:
         """`run` inside BEGIN IMMEDIATE .. COMMIT; on any failure roll back, warn once and stop recording."""
         with self._lock:
@@ -184,8 +180,8 @@ _PROGRESS = "UPDATE answers SET answer = ?, thinking = ? WHERE id = ?"
 _END = """UPDATE answers SET answer = ?, thinking = ?, model = ?, stop_reason = ?, status = ?, error_kind = ?,
     error_message = ?, input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?,
     ttft = ?, duration = ? WHERE id = ?"""
-# The answer is listed as not indexed from before its row is written until it ends (history/db.py).
-_UNINDEXED = "INSERT INTO answers_unindexed (id) VALUES (?)"
+# Inserted `partial`, the row is listed as not indexed by the insert trigger until it ends (history/db.py):
+# one statement, so nothing (not a Ctrl-C raised between two statements) can leave a row without its listing.
 # A transaction of its own after _END: the full-text index then tokenizes the answer once the row is written,
 # so SQLite never holds the row's pages and copies and the index's working memory at once (one transaction
 # for both: +1 MB of peak memory at 100,000 deltas, for 0.3 ms). Its trigger reads the row, never rewrites it.
@@ -246,24 +242,21 @@ class Recording:
     def _begin(self) -> None:
         self._begun = True
         meta = self.meta
-        self.recorder.write_both(
-            (_UNINDEXED, (self.id,)),
+        self.recorder.write(
+            _INSERT,
             (
-                _INSERT,
-                (
-                    self.id,
-                    meta.conversation_id or self.id,
-                    time.time(),
-                    meta.command,
-                    meta.label,
-                    self._model,
-                    meta.method,
-                    meta.system,
-                    meta.message,
-                    self._text.getvalue(),
-                    self._thinking.getvalue(),
-                    json.dumps(dict(meta.params), sort_keys=True),
-                ),
+                self.id,
+                meta.conversation_id or self.id,
+                time.time(),
+                meta.command,
+                meta.label,
+                self._model,
+                meta.method,
+                meta.system,
+                meta.message,
+                self._text.getvalue(),
+                self._thinking.getvalue(),
+                json.dumps(dict(meta.params), sort_keys=True),
             ),
         )
 
