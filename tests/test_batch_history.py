@@ -4,6 +4,7 @@ read back with `cvstream log --json`; the real entry point and SDK against the m
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,11 @@ def test_each_result_is_an_answer_in_the_history_and_results_again_adds_none(
     assert errored["error_kind"] == "api_error" and errored["error_message"].startswith("mock fault")
     assert errored["answer"] == "" and errored["message"] == "led team 3\nshipped product 3"
     assert expired["error_kind"] == "expired"
+    # Found by the text of their answers at once: a result is never listed as an answer still streaming.
+    word = max(re.findall(r"[a-z]{4,}", ok["answer"].lower()), key=len)
+    found = bcli("log", "search", word, "--json")
+    assert found.code == 0, found.stderr
+    assert ok["id"] in [json.loads(line)["id"] for line in found.out.splitlines()]
     again = bcli("batch", "results", "-o", "out2", base_url=server.base_url)
     assert again.code == ExitStatus.SOME_FAILED, again.stderr
     assert (home / "out2" / "cv0.md").exists()  # written again elsewhere, recorded once

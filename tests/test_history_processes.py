@@ -95,6 +95,15 @@ def test_sigkill_mid_answer_leaves_the_text_up_to_the_last_progress_write(
     assert row["status"] == "partial" and row["error_kind"] is None
     assert row["answer"].startswith(recorded) and out.decode().startswith(row["answer"])
     assert LONG.startswith(row["answer"]) and row["answer"] != LONG
+    # Never ended, it stays found by its message only, and the index is sound.
+    conn = sqlite3.connect(db)
+    try:
+        match = "SELECT rowid FROM answers_fts WHERE answers_fts MATCH ?"
+        assert conn.execute(match, ("count",)).fetchall() and conn.execute(match, ("word0",)).fetchall() == []
+        assert conn.execute("SELECT id FROM answers_unindexed").fetchall() == [(row["id"],)]
+        conn.execute("INSERT INTO answers_fts (answers_fts) VALUES ('integrity-check')")
+    finally:
+        conn.close()
 
 
 @pytest.mark.timeout(240)

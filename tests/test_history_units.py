@@ -105,3 +105,63 @@ def test_full_text_index_stays_exact_through_progress_kills_and_deletes(tmp_path
         conn.execute("INSERT INTO answers_fts (answers_fts) VALUES ('integrity-check')")
     finally:
         conn.close()
+
+
+def test_an_answer_removed_while_it_streams_ends_without_a_row_a_listing_or_a_warning(tmp_path: Path) -> None:
+    """`log rm` in another process while the answer streams: its progress and its end then find no row, and
+    the end's listing delete finds nothing to index; the index stays exact and nothing is recorded again."""
+    from cvstream.events import MessageStopped, TextDelta
+    from cvstream.history.db import connect
+    from cvstream.history.queries import Filters, delete, search
+    from cvstream.history.store import AnswerMeta, Recorder
+    from cvstream.usage import Summary
+
+    warnings: list[str] = []
+    recorder = Recorder(tmp_path / "history.db", warnings.append)
+    recording = recorder.recording(AnswerMeta(None, "ask", None, "m", "create", None, "the question"))
+    summary = Summary(started_at=0.0)
+    other = connect(tmp_path / "history.db")  # the `log rm`
+    try:
+        for i, word in enumerate(("zebras ", "stripes")):
+            recording.event(TextDelta(word), float(i * 3))  # the row, then a progress write
+            summary.fold(TextDelta(word), float(i * 3))
+        assert other.execute("SELECT id FROM answers_unindexed").fetchall() == [(recording.id,)]
+        assert delete(other, [recording.id]) == 1
+        recording.event(TextDelta(" more"), 6.0)  # a progress write of a removed row
+        summary.fold(MessageStopped(), 9.0)
+        recording.end(summary, None)
+        recorder.close()
+        assert warnings == []
+        assert other.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+        assert other.execute("SELECT count(*) FROM answers_unindexed").fetchone()[0] == 0
+        assert search(other, "zebras OR question", Filters()) == []
+        other.execute("INSERT INTO answers_fts (answers_fts, rank) VALUES ('integrity-check', 1)")
+    finally:
+        other.close()
+
+
+def test_a_row_inserted_streaming_is_listed_by_the_database_itself(tmp_path: Path) -> None:
+    """Whoever inserts it (this cvstream, or an older one still running after the migration), a `partial` row
+    is kept out of the answer index until its listing is deleted; a batch result (complete, failed) is not."""
+    from cvstream.history.db import connect
+
+    conn = connect(tmp_path / "history.db")
+    try:
+        insert = (
+            "INSERT INTO answers (id, conversation_id, created, command, model, message, answer, status)"
+            " VALUES (?, ?, 0, 'ask', 'm', ?, ?, ?)"
+        )
+        for answer_id, status in (("s", "partial"), ("c", "complete"), ("f", "failed")):
+            conn.execute(insert, (answer_id, answer_id, f"question {answer_id}", f"answer{answer_id} text", status))
+        assert conn.execute("SELECT id FROM answers_unindexed").fetchall() == [("s",)]
+
+        def found(query: str) -> list[int]:
+            return [r[0] for r in conn.execute("SELECT rowid FROM answers_fts WHERE answers_fts MATCH ?", (query,))]
+
+        assert found("answers") == [] and found("answerc") == [2] and found("answerf") == [3]
+        assert found("question") == [1, 2, 3]
+        conn.execute("DELETE FROM answers_unindexed WHERE id = 's'")  # the answer ended
+        assert found("answers") == [1]
+        conn.execute("INSERT INTO answers_fts (answers_fts, rank) VALUES ('integrity-check', 1)")
+    finally:
+        conn.close()
