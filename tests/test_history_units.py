@@ -165,3 +165,47 @@ def test_a_row_inserted_streaming_is_listed_by_the_database_itself(tmp_path: Pat
         conn.execute("INSERT INTO answers_fts (answers_fts, rank) VALUES ('integrity-check', 1)")
     finally:
         conn.close()
+
+
+def test_an_answer_whose_index_write_failed_is_said_recorded_and_indexed_by_the_next_run(tmp_path: Path) -> None:
+    """The end's index write can fail after the row was written (a disk that fills up just then): the
+    warning must not say the answer is lost, and the answer, ended, must not stay out of the index for good
+    (it did: only its message was ever found). The failure is made by a temporary trigger on the run's own
+    connection; a full disk (`PRAGMA max_page_count`) does the same, at a size that depends on SQLite."""
+    from cvstream.events import MessageStopped, TextDelta
+    from cvstream.history.db import connect
+    from cvstream.history.queries import Filters, search
+    from cvstream.history.store import AnswerMeta, Recorder
+    from cvstream.usage import Summary
+
+    path = tmp_path / "history.db"
+    warnings: list[str] = []
+    recorder = Recorder(path, warnings.append)
+    assert recorder.connection is not None
+    recorder.connection.execute(
+        "CREATE TEMP TRIGGER full BEFORE DELETE ON answers_unindexed BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    recording = recorder.recording(AnswerMeta(None, "ask", None, "m", "create", None, "the question"))
+    summary = Summary(started_at=0.0)
+    for i, word in enumerate(("zebras ", "stripes")):
+        recording.event(TextDelta(word), float(i))
+        summary.fold(TextDelta(word), float(i))
+    summary.fold(MessageStopped(), 3.0)
+    recording.end(summary, None)
+    recorder.close()
+    assert warnings == [
+        f"warning: the answer is recorded in {path} but not in its full-text index until the next run that records"
+        " (disk full)"
+    ]
+    conn = connect(path)
+    try:
+        [row] = search(conn, "question", Filters())
+        assert row["status"] == "complete" and row["answer"] == "zebras stripes"
+        assert search(conn, "zebras", Filters()) == []
+        Recorder(path, warnings.append).close()  # the next run
+        assert [r["id"] for r in search(conn, "zebras", Filters())] == [row["id"]]
+        assert conn.execute("SELECT count(*) FROM answers_unindexed").fetchone()[0] == 0
+        conn.execute("INSERT INTO answers_fts (answers_fts, rank) VALUES ('integrity-check', 1)")
+        assert len(warnings) == 1
+    finally:
+        conn.close()

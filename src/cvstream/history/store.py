@@ -95,6 +95,7 @@ class Recorder:
             self._conn = connect(path)
             # It writes and hardly reads: a 256 KB page cache, not 2 MB, keeps a long answer's pages out of memory.
             self._conn.execute("PRAGMA cache_size = -256")
+            self._index_ended()
         except HistoryError as exc:
             self._fail(exc.reason)
         except sqlite3.Error as exc:
@@ -123,8 +124,21 @@ class Recorder:
     def redact(self, text: str) -> str:
         return redact(text, self._secrets)
 
-    def write(self, sql: str, args: tuple[Any, ...]) -> bool:
-        """Run one statement (its own transaction); on any failure warn once and stop recording."""
+    def _index_ended(self) -> None:
+        """Index the answers that ended but are still listed as unindexed: the index write at their end failed
+        (a full disk) or never ran (a signal raised between the two writes of `Recording.end`). Their text is
+        final (no process writes a row again after its end), so any run may index it; a failure here leaves
+        them listed, as they were, and the first write of the run warns if the file cannot be written."""
+        assert self._conn is not None
+        try:
+            for (answer_id,) in self._conn.execute(_ENDED_UNINDEXED).fetchall():
+                self._conn.execute(_INDEX, (answer_id,))
+        except sqlite3.Error:
+            pass
+
+    def write(self, sql: str, args: tuple[Any, ...], failed: str | None = None) -> bool:
+        """Run one statement (its own transaction); on any failure warn once (`failed`, with the file and the
+        reason, says what was lost) and stop recording."""
         with self._lock:
             if self._conn is None or self._broken:
                 return False
@@ -132,7 +146,7 @@ class Recorder:
                 self._conn.execute(sql, args)
                 return True
             except sqlite3.Error as exc:
-                self._fail(str(exc))
+                self._fail(str(exc), failed)
                 return False
 
     def write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> bool:
@@ -168,10 +182,11 @@ class Recorder:
                 self._fail(str(exc))
                 return []
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, failed: str | None = None) -> None:
         if not self._broken:
             self._broken = True
-            self._warn(f"warning: the answer is not recorded in {self.path} ({reason})")
+            what = (failed or "the answer is not recorded in {path}").format(path=self.path)
+            self._warn(f"warning: {what} ({reason})")
 
 
 _INSERT = """INSERT INTO answers (id, conversation_id, created, command, label, model, method, system, message,
@@ -186,6 +201,9 @@ _END = """UPDATE answers SET answer = ?, thinking = ?, model = ?, stop_reason = 
 # so SQLite never holds the row's pages and copies and the index's working memory at once (one transaction
 # for both: +1 MB of peak memory at 100,000 deltas, for 0.3 ms). Its trigger reads the row, never rewrites it.
 _INDEX = "DELETE FROM answers_unindexed WHERE id = ?"
+_NOT_INDEXED = "the answer is recorded in {path} but not in its full-text index until the next run that records"
+# Ended (only the end writes `duration`) yet listed: its index write failed or never ran.
+_ENDED_UNINDEXED = "SELECT u.id FROM answers_unindexed u JOIN answers a ON a.id = u.id WHERE a.duration IS NOT NULL"
 
 
 class TextBuffer:
@@ -294,7 +312,7 @@ class Recording:
         del text, thinking  # the statement's tuple holds the one copy
         if self.recorder.write(_END, ended):
             del ended
-            self.recorder.write(_INDEX, (self.id,))
+            self.recorder.write(_INDEX, (self.id,), _NOT_INDEXED)
 
 
 def recorder(
