@@ -284,16 +284,16 @@ def test_migration_from_schema_3_keeps_unfinished_answers_out_of_the_index(
         conn.close()
 
 
-@pytest.mark.parametrize("schema", [2, 3])
+@pytest.mark.parametrize("schema", [2, 3, 4])
 def test_an_older_cvstream_still_recording_when_the_file_is_migrated_keeps_the_index_exact(
     cli: Cli, home: Path, schema: int
 ) -> None:
     """A long run of an older cvstream (a `serve --log` started before the upgrade) goes on writing with its
     own statements after a newer cvstream migrated the file: an answer it began before the migration and one
     it begins after are found by their text once it marks them indexed (schema 2's code did it in the row's
-    last update, schema 3's in a statement of its own), and `log rm` and `log prune` work. Unlisted, its
-    rewritten text once "deleted" from the index what the index never held: FTS5 then called the file
-    malformed, and `log rm` failed."""
+    last update, schema 3's in a statement of its own, schema 4's by deleting the listing it inserted with the
+    row), and `log rm` and `log prune` work. Unlisted, a schema-3 row's rewritten text once "deleted" from the
+    index what the index never held: FTS5 then called the file malformed, and `log rm` failed."""
     from cvstream.history.db import MIGRATIONS
 
     path = db_file(home)
@@ -307,7 +307,15 @@ def test_an_older_cvstream_still_recording_when_the_file_is_migrated_keeps_the_i
         " params) VALUES (?, ?, 1700000000, 'serve', 'claude-x', ?, '', '', 'partial', '{}')"
     )
     before, after = new_id(1700000000.0), new_id(1700000001.0)
-    old.execute(insert, (before, before, "question one"))
+
+    def begin(answer_id: str, message: str) -> None:
+        old.execute("BEGIN IMMEDIATE")
+        if schema == 4:
+            old.execute("INSERT INTO answers_unindexed (id) VALUES (?)", (answer_id,))
+        old.execute(insert, (answer_id, answer_id, message))
+        old.execute("COMMIT")
+
+    begin(before, "question one")
 
     def search(query: str) -> list[str]:
         result = cli("log", "search", query, "--json")  # (the first one migrates the file)
@@ -315,7 +323,7 @@ def test_an_older_cvstream_still_recording_when_the_file_is_migrated_keeps_the_i
         return [json.loads(line)["message"] for line in result.out.splitlines()]
 
     assert search("one") == ["question one"]
-    old.execute(insert, (after, after, "question two"))
+    begin(after, "question two")
     for answer_id, text in ((before, "zebras are striped"), (after, "giraffes are tall")):
         old.execute("UPDATE answers SET answer = ?, thinking = '' WHERE id = ?", (text[:6], answer_id))
         if schema == 2:
@@ -323,7 +331,8 @@ def test_an_older_cvstream_still_recording_when_the_file_is_migrated_keeps_the_i
             old.execute(end, (text, answer_id))
         else:
             old.execute("UPDATE answers SET answer = ?, status = 'complete' WHERE id = ?", (text, answer_id))
-            old.execute("UPDATE answers SET indexed = 1 WHERE id = ?", (answer_id,))
+            index = "UPDATE answers SET indexed = 1" if schema == 3 else "DELETE FROM answers_unindexed"
+            old.execute(f"{index} WHERE id = ?", (answer_id,))
     assert search("zebras") == ["question one"] and search("giraffes") == ["question two"]
     old.execute("INSERT INTO answers_fts (answers_fts, rank) VALUES ('integrity-check', 1)")  # index = rows
     assert old.execute("SELECT count(*) FROM answers_unindexed").fetchone()[0] == 0
