@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -207,5 +208,53 @@ def test_an_answer_whose_index_write_failed_is_said_recorded_and_indexed_by_the_
         assert conn.execute("SELECT count(*) FROM answers_unindexed").fetchone()[0] == 0
         conn.execute("INSERT INTO answers_fts (answers_fts, rank) VALUES ('integrity-check', 1)")
         assert len(warnings) == 1
+    finally:
+        conn.close()
+
+
+def test_a_failed_write_leaves_no_half_state_and_names_its_own_reason(tmp_path: Path) -> None:
+    """The row and its listing are one statement: a failure in it (here a trigger's error on the listing, as
+    a full disk would) leaves neither. A failure that makes SQLite roll the whole transaction back itself (a
+    full disk at a cache spill, out of memory; here `RAISE(ROLLBACK)`) warns with that reason, not with
+    "cannot rollback - no transaction is active" from the ROLLBACK after it."""
+    from cvstream.events import TextDelta
+    from cvstream.history.db import connect
+    from cvstream.history.queries import delete
+    from cvstream.history.store import AnswerMeta, Recorder
+
+    path = tmp_path / "history.db"
+    for action in ("ABORT", "ROLLBACK"):
+        warnings: list[str] = []
+        recorder = Recorder(path, warnings.append)
+        assert recorder.connection is not None
+        recorder.connection.execute(
+            f"CREATE TEMP TRIGGER full BEFORE INSERT ON answers_unindexed BEGIN SELECT RAISE({action}, 'full'); END"
+        )
+        recorder.recording(AnswerMeta(None, "ask", None, "m", "create", None, "q")).event(TextDelta("a"), 0.0)
+        recorder.close()
+        assert warnings == [f"warning: the answer is not recorded in {path} (full)"]
+    warnings = []
+    recorder = Recorder(path, warnings.append)
+    assert recorder.connection is not None
+    recorder.connection.execute(
+        "CREATE TEMP TRIGGER full AFTER INSERT ON answers WHEN new.id = 'b2' BEGIN SELECT RAISE(ROLLBACK, 'full'); END"
+    )
+    insert = (
+        "INSERT INTO answers (id, conversation_id, created, command, model, message, answer, status)"
+        " VALUES (?, ?, 0, 'batch', 'm', 'q', 'text', 'complete')"
+    )
+    assert not recorder.write_many(insert, [("b1", "b1"), ("b2", "b2")])  # a batch's chunk: all or nothing
+    recorder.close()
+    assert warnings == [f"warning: the answer is not recorded in {path} (full)"]
+    conn = connect(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM answers_unindexed").fetchone()[0] == 0
+        conn.execute("INSERT INTO answers_fts (answers_fts, rank) VALUES ('integrity-check', 1)")
+        conn.execute(insert, ("c1", "c1"))
+        conn.execute("CREATE TEMP TRIGGER full BEFORE DELETE ON answers BEGIN SELECT RAISE(ROLLBACK, 'full'); END")
+        with pytest.raises(sqlite3.Error, match=r"^full$"):  # `log rm` says why
+            delete(conn, ["c1"])
+        assert not conn.in_transaction
     finally:
         conn.close()

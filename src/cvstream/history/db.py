@@ -294,5 +294,6 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # (SQLite rolls back itself after some errors: a full disk, out of memory)
+            conn.execute("ROLLBACK")
         raise

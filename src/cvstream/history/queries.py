@@ -249,7 +249,8 @@ def delete(conn: sqlite3.Connection, answer_ids: list[str]) -> int:
         count = sum(conn.execute("DELETE FROM answers WHERE id = ?", (i,)).rowcount for i in answer_ids)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # (SQLite rolls back itself after some errors: a full disk, out of memory)
+            conn.execute("ROLLBACK")
         raise
     return count
 

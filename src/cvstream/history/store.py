@@ -164,7 +164,8 @@ class Recorder:
                     run(self._conn)
                     self._conn.execute("COMMIT")
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    if self._conn.in_transaction:  # (SQLite rolls back itself after some errors: a full disk)
+                        self._conn.execute("ROLLBACK")
                     raise
                 return True
             except sqlite3.Error as exc:
