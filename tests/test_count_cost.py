@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +36,10 @@ def _prices(home: Path, text: str = PRICES) -> Path:
     path = config / "prices.toml"
     path.write_text(text)
     return path
+
+
+def _ndjson(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
 
 
 def _big(home: Path, chars: int) -> Path:
@@ -203,3 +208,23 @@ def test_count_enhance_counts_a_whole_cv_as_enhance_sends_it(cli: Cli, mock: Moc
         summary = json.loads(sent.out.splitlines()[-1])
         assert counted["input_tokens"] == summary["usage"]["input_tokens"]
         assert counted["max_tokens"] == mock.records[-1].body["max_tokens"]  # type: ignore[index]
+
+
+def test_a_cut_answer_is_priced_at_its_estimated_output_everywhere(
+    cli: Cli, mock_server: Callable[..., MockServer], home: Path
+) -> None:
+    _prices(home)
+    words = " ".join(["x" * 99] * 10)  # 3 words arrive before the reset: 299 characters, ~75 tokens
+    server = mock_server(fault="reset", text=words)
+    raw = cli("ask", "hi", base_url=server.base_url)
+    assert raw.code == 6
+    summary = json.loads(cli("ask", "hi", "--json", base_url=server.base_url).out.splitlines()[-1])
+    assert summary["error"]["kind"] == "incomplete"
+    assert summary["usage"]["output_tokens"] == 1  # what the API reported before the cut (message_start)
+    assert summary["output_tokens_estimated"] == 75  # what the usage line shows and the history records
+    expected = (summary["usage"]["input_tokens"] * 3.0 + 75 * 15.0) / 1e6
+    assert summary["cost_usd"] == pytest.approx(expected)
+    usage = next(line for line in raw.stderr.splitlines() if line.startswith("usage so far:"))
+    assert "· ~75 out ·" in usage and usage.endswith(f" · ${expected:.4f}")
+    [by_model] = [r for r in _ndjson(cli("log", "stats").out) if r["by"] == "model"]
+    assert by_model["output_tokens"] == 2 * 75 and by_model["cost"] == pytest.approx(2 * expected)

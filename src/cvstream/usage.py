@@ -100,8 +100,15 @@ class Summary:
 
     @property
     def cost(self) -> float | None:
-        """Dollars, when the model has a price (and every kind of token used has one)."""
-        return None if self.price is None else self.price.cost(self.usage)
+        """Dollars, when the model has a price (and every kind of token used has one). A cut answer's output
+        is priced at its estimate, the count its usage line shows and the history records."""
+        if self.price is None:
+            return None
+        return self.price.cost(replace(self.usage, output_tokens=self.output_tokens()))
+
+    def output_tokens(self) -> int:
+        """The output tokens to count: the API's, or the estimate when the answer was cut before it reported them."""
+        return self.estimated_output() if self.output_estimated() else self.usage.output_tokens
 
     def output_estimated(self) -> bool:
         """Did the answer stop before the API reported its output tokens (so they are estimated)?"""
@@ -120,7 +127,7 @@ class Summary:
         """Output tokens per second of streaming after the first token; None for under 10 tokens."""
         if self.first_token_at is None or self.ended_at is None:
             return None
-        tokens = self.estimated_output() if self.output_estimated() else self.usage.output_tokens
+        tokens = self.output_tokens()
         span = self.ended_at - self.first_token_at
         return tokens / span if span > 0 and tokens >= MIN_TOKENS_FOR_RATE else None
 

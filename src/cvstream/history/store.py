@@ -303,7 +303,7 @@ class Recording:
             None if error is None else error.kind,
             None if error is None else self.recorder.redact(error.message),
             u.input_tokens,
-            summary.estimated_output() if summary.output_estimated() else u.output_tokens,  # a cut answer
+            summary.output_tokens(),  # a cut answer: its estimate
             u.cache_read_tokens,
             u.cache_write_tokens,
             summary.ttft,
