@@ -197,6 +197,21 @@ def test_a_deprecated_model_gets_a_note(cli: Cli, mock: MockServer) -> None:
     assert result.stderr.startswith("note: claude-sonnet-4-5-20250929 is deprecated (it retires on 2026-11-30)\n")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_undated_alias_gets_the_note_of_the_model_it_resolves_to(cli: Cli, mock: MockServer, home: Path) -> None:
+    (home / ".config" / "cvstream").mkdir(parents=True)
+    (home / ".config" / "cvstream" / "config.toml").write_text('[aliases]\ncv = "claude-sonnet-4-5"\n')
+    cli("models", base_url=mock.base_url)  # the Models API lists only the dated id
+    for name in ("claude-sonnet-4-5", "cv"):
+        result = cli("ask", "hi", "-m", name, base_url=mock.base_url)
+        assert result.code == 0
+        assert result.stderr.startswith(
+            "note: claude-sonnet-4-5 (claude-sonnet-4-5-20250929) is deprecated (it retires on 2026-11-30)\n"
+        )
+    assert [r.body["model"] for r in mock.records if r.path == "/v1/messages" and r.body] == ["claude-sonnet-4-5"] * 2
+    assert not cli("ask", "hi", "-m", "claude-haiku-4-5", base_url=mock.base_url).stderr.startswith("note:")
+
+
 def test_count_enhance_counts_a_whole_cv_as_enhance_sends_it(cli: Cli, mock: MockServer, home: Path) -> None:
     (home / "cv.md").write_text(
         "# Jane Doe\n\n## Experience\n\n- Led a team of 4 engineers\n- Built a billing system\n\n"

@@ -72,6 +72,10 @@ def test_resolution_rules() -> None:
     exact = models.resolve("claude-sonnet-4-5-20250929", MOCK, {})
     assert exact.alias is None and exact.note == "claude-sonnet-4-5-20250929 is deprecated (it retires on 2026-11-30)"
     assert models.resolve("claude-brand-new-7", MOCK, {}) == models.Resolved("claude-brand-new-7")
+    undated = models.resolve("claude-sonnet-4-5", MOCK, {})  # the API's alias, which its list does not hold
+    assert undated.id == "claude-sonnet-4-5" and undated.entry == MOCK.get("claude-sonnet-4-5-20250929")
+    assert undated.note == "claude-sonnet-4-5 (claude-sonnet-4-5-20250929) is deprecated (it retires on 2026-11-30)"
+    assert models.resolve("claude-sonnet-4-5-20990101", MOCK, {}).entry is None  # a dated id is only itself
     assert models.resolve("claude-mythos-preview", MOCK, {}).note == (
         "claude-mythos-preview was retired on 2026-06-30; the API will likely refuse it"
     )

@@ -100,13 +100,14 @@ class ModelEntry:
         versions = tuple(int(n) for n in re.findall(r"\d+", _DATE_SUFFIX.sub("", self.id)))
         return created, versions, 0 if _DATE_SUFFIX.search(self.id) else 1
 
-    def lifecycle_note(self) -> str | None:
+    def lifecycle_note(self, sent: str | None = None) -> str | None:
+        name = self.id if sent in (None, self.id) else f"{sent} ({self.id})"  # an undated id: its dated release too
         if self.retired:
             when = f" on {day(self.retires_at)}" if self.retires_at else ""
-            return f"{self.id} was retired{when}; the API will likely refuse it"
+            return f"{name} was retired{when}; the API will likely refuse it"
         if not self.current:
             when = f" (it retires on {day(self.retires_at)})" if self.retires_at else ""
-            return f"{self.id} is deprecated{when}"
+            return f"{name} is deprecated{when}"
         return None
 
 
@@ -135,6 +136,12 @@ class Catalog:
 
     def get(self, model_id: str) -> ModelEntry | None:
         return next((m for m in self.models if m.id == model_id), None)
+
+    def find(self, model_id: str) -> ModelEntry | None:
+        """The model an id names: itself, else (an undated id the API resolves but does not list) its newest
+        dated release, whose limits and lifecycle it has."""
+        dated = [m for m in self.models if _DATE_SUFFIX.sub("", m.id) == model_id]
+        return self.get(model_id) or (max(dated, key=ModelEntry.newness) if dated else None)
 
     def aliases(self) -> dict[str, str]:
         """Each family's short name -> its newest current model (else its newest not retired)."""
@@ -321,7 +328,7 @@ class Resolved:
 
     @property
     def note(self) -> str | None:
-        return self.entry.lifecycle_note() if self.entry is not None else None
+        return self.entry.lifecycle_note(self.id) if self.entry is not None else None
 
 
 def alias_table(catalog: Catalog, user: Mapping[str, str]) -> dict[str, str]:
@@ -348,11 +355,11 @@ def resolve(name: str, catalog: Catalog, user: Mapping[str, str]) -> Resolved:
                 f"alias {key} points to {target!r}, which is neither a model id nor an alias",
                 "fix it in CVSTREAM_ALIASES or the [aliases] table of config.toml",
             )
-        return Resolved(model_id, key, catalog.get(model_id))
+        return Resolved(model_id, key, catalog.find(model_id))
     if key in families:
         return Resolved(families[key], key, catalog.get(families[key]))
     if catalog.get(wanted) or wanted.startswith("claude-"):
-        return Resolved(wanted, None, catalog.get(wanted))
+        return Resolved(wanted, None, catalog.find(wanted))
     raise _unknown(wanted, catalog, user)
 
 
