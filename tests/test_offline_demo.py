@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from cvstream.documents.prompt import DOCUMENT_SYSTEM
 from cvstream.mock.replies import enhance_reply, offline_bullet, reply_text
 from cvstream.mock.server import MockServer
 from cvstream.prompt import ENHANCE_SYSTEM
-from tests.conftest import Result
+from tests.conftest import Result, subprocess_env
 from tests.test_live import screen_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +41,12 @@ def test_the_mock_answers_each_request_shape_like_the_real_model() -> None:
         ],
     }
     assert enhance_reply(numbered) == "[1] [offline] Built x\n[2] [offline] Go\n"
+    own_system = {**numbered, "system": "Rewrite my bullets."}  # --system-file, or -c's conversation
+    assert enhance_reply(own_system) == enhance_reply({"messages": numbered["messages"]}) == enhance_reply(numbered)
+    flat = {"system": "Be terse.", "messages": classic["messages"]}
+    assert enhance_reply(flat) is None  # plain lines: an enhance only by its system text, or when told
+    assert enhance_reply(flat, enhance=True) == enhance_reply({"messages": flat["messages"]}, enhance=True)
+    assert enhance_reply(flat, enhance=True) == "- [offline] Built x\n- [offline] Led y\n"
     other = {"messages": [{"role": "user", "content": "hi"}]}
     assert enhance_reply(other) is None
     assert reply_text(other).startswith("**cvstream mock** received this request:")
@@ -84,3 +92,57 @@ def test_mock_echo_keeps_the_full_request_echo(
     assert result.code == 0, result.stderr
     assert result.out.startswith("**cvstream mock** received this request:")
     assert "> You are an expert CV" in result.out
+
+
+BULLETS_REPLY = "- [offline] Built x\n- [offline] Led y\n"
+
+
+@pytest.mark.timeout(60)
+def test_enhance_with_its_own_system_text_gets_rewritten_bullets_offline(
+    cli: Callable[..., Result], home: Path
+) -> None:
+    (home / "b.txt").write_text("- built x\n- led y\n")
+    (home / "sys.txt").write_text("You are a terse CV editor. Rewrite each bullet.\n")
+    result = cli("enhance", "b.txt", "--system-file", "sys.txt", "--offline", "--no-usage", key=None)
+    assert result.code == 0, result.stderr
+    assert result.out == BULLETS_REPLY
+    assert "You are a terse" not in result.out
+
+
+@pytest.mark.timeout(60)
+def test_enhance_continuing_a_conversation_gets_rewritten_bullets_offline(
+    cli: Callable[..., Result], home: Path
+) -> None:
+    (home / "b.txt").write_text("- built x\n- led y\n")
+    assert cli("ask", "name three rivers", "--offline", key=None).code == 0  # a conversation without system text
+    result = cli("enhance", "-c", "b.txt", "--offline", "--no-usage", key=None)
+    assert result.code == 0, result.stderr
+    assert result.out == BULLETS_REPLY
+    assert cli("enhance", "-c", "b.txt", "--offline", "--no-usage", key=None).out == BULLETS_REPLY  # an enhance's
+
+
+@pytest.mark.timeout(60)
+def test_a_whole_cv_with_its_own_system_text_or_continued_is_rewritten(
+    cli: Callable[..., Result], mock: MockServer, home: Path
+) -> None:
+    (home / "cv.md").write_text("# Jane\n\n## Experience\n\n- led a team of 4\n- built a billing system\n")
+    (home / "sys.txt").write_text("Rewrite my bullets.\n")
+    (home / "b.txt").write_text("- built x\n")
+    rewritten = "# Jane\n\n## Experience\n\n- [offline] Led a team of 4\n- [offline] Built a billing system\n"
+    own = cli("enhance", "cv.md", "--system-file", "sys.txt", "--no-usage", base_url=mock.base_url)
+    assert (own.code, own.out) == (0, rewritten)  # the standalone mock too: the numbered-bullets prompt says it
+    assert cli("enhance", "b.txt", "--offline", key=None).code == 0  # then a CV continues a bullets conversation
+    continued = cli("enhance", "-c", "cv.md", "--offline", "--no-usage", key=None)
+    assert (continued.code, continued.out) == (0, rewritten)
+
+
+@pytest.mark.timeout(60)
+def test_mock_help_shows_the_offline_mark() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "cvstream", "mock", "--help"],
+        capture_output=True,
+        text=True,
+        env={**subprocess_env(), "COLUMNS": "120"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "each marked [offline], in the shape" in " ".join(run.stdout.split())  # not taken for rich markup

@@ -52,16 +52,19 @@ def settings_for(env: Env, flags: SettingFlags, warn: Callable[[str], None]) -> 
     return load_settings(env.environ, env.cwd, warn=warn, **setting_overrides(flags))
 
 
-def connect(settings: Settings, network: NetworkFlags) -> tuple[Connection, MockServer | None]:
+def connect(
+    settings: Settings, network: NetworkFlags, *, enhance: bool = False
+) -> tuple[Connection, MockServer | None]:
     """How to reach the API: the configured one, or with --offline a mock started for this run (the
-    caller closes it). Without a key and without --offline, nothing is sent."""
+    caller closes it; for an `enhance` run it answers every request as one, whatever the system text).
+    Without a key and without --offline, nothing is sent."""
     from cvstream.source import DEFAULT_MAX_RETRIES, Connection
 
     key, base_url, mock = settings.api_key.value, settings.base_url.value, None
     if settings.offline.value:
         from cvstream.mock.server import MockConfig, MockServer
 
-        mock = MockServer(MockConfig(port=0))
+        mock = MockServer(MockConfig(port=0, enhance=enhance))
         base_url, key = mock.start(), key or "cvstream-offline"
     elif not key:
         raise AuthError(
@@ -184,7 +187,7 @@ def stream_answers(
             job_list = shape(job_list, resolved)
         if out_dir is not None:
             check_out_dir(out_dir, [output_path(out_dir, j.label, mode, j.filename) for j in job_list])
-        conn, mock = connect(resolved, network)
+        conn, mock = connect(resolved, network, enhance=command == "enhance")
     except BaseException:
         if record is not None:
             record.close()

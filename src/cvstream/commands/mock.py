@@ -80,7 +80,7 @@ def mock(
     """Run a loopback Anthropic Messages API for trying cvstream and testing scripts without a key.
 
     Prints ANTHROPIC_BASE_URL=http://HOST:PORT on stdout, then one log line per request on stderr.
-    Enhance requests get their bullets back, each marked [offline], in the shape the real model is asked
+    Enhance requests get their bullets back, each marked \\[offline], in the shape the real model is asked
     for; other requests are echoed as Markdown (--echo: all of them); --transcript and --text replace both.
     """
     from cvstream.mock.batches import BatchConfig

@@ -217,7 +217,9 @@ class Handler(BaseHTTPRequestHandler):
         text = (
             config.text
             if config.text is not None
-            else replies.reply_text(body, headers.get("x-stainless-helper-method"), echo=config.echo)
+            else replies.reply_text(
+                body, headers.get("x-stainless-helper-method"), echo=config.echo, enhance=config.enhance
+            )
         )
         if not body.get("stream"):
             if config.transcript is not None:

@@ -1,8 +1,9 @@
 """Pure reply building for `cvstream mock`: SSE frames, reply text, transcripts, error bodies.
 
 The reply text looks like the product's: an `enhance` request (the flat bullets prompt, or a whole
-document's numbered bullets) gets its bullets back, each visibly from the mock (`[offline] ...`), in the
-shape the real model is asked for; any other request gets an echo of what it carried (`--echo` echoes all).
+document's numbered bullets; `enhance_reply` says how each is known) gets its bullets back, each visibly
+from the mock (`[offline] ...`), in the shape the real model is asked for; any other request gets an echo
+of what it carried (`--echo` echoes all).
 
 A reply is a list of `Frame`s: the bytes of one server-sent event (blank line included) and whether
 it carries a text delta (faults and pacing count those).
@@ -111,30 +112,40 @@ def offline_bullet(text: str, mark: str = "[offline]") -> str:
     return f"{mark} {text}"
 
 
-def enhance_reply(body: Mapping[str, Any]) -> str | None:
-    """The reply to an `enhance` request, shaped like the real one; None for any other request."""
-    from cvstream.documents.prompt import BULLETS_CLOSE, BULLETS_OPEN, DOCUMENT_SYSTEM
+def _system_text(body: Mapping[str, Any]) -> str:
+    system = body.get("system")
+    if isinstance(system, list):  # text blocks (with cache_control, say)
+        return "\n".join(str(b.get("text", "")) for b in system if isinstance(b, dict))
+    return system if isinstance(system, str) else ""
+
+
+def enhance_reply(body: Mapping[str, Any], *, enhance: bool = False) -> str | None:
+    """The reply to an `enhance` request, shaped like the real one; None for any other request.
+
+    A whole CV's numbered bullets are known by their own tags, whatever the system text (the user's with
+    --system-file, the conversation's with -c). A flat bullets prompt is plain lines, known by enhance's
+    system text, or by `enhance`: the --offline mock of an `enhance` run is told that every request is one.
+    """
+    from cvstream.documents.prompt import BULLETS_CLOSE, BULLETS_OPEN
     from cvstream.prompt import ENHANCE_SYSTEM, JOB_OPEN
 
-    system = body.get("system")
     user = last_user_text(body)
-    if not isinstance(system, str):
-        return None
-    if system.startswith(DOCUMENT_SYSTEM.split("\n", 1)[0]) and BULLETS_OPEN in user:
+    if BULLETS_OPEN in user and BULLETS_CLOSE in user:
         inside = user.split(BULLETS_OPEN, 1)[1].split(BULLETS_CLOSE, 1)[0]
-        lines = [_NUMBERED.fullmatch(line) for line in inside.splitlines()]
+        lines = [m for line in inside.splitlines() if (m := _NUMBERED.fullmatch(line))]
         mark = "(offline)" if user.startswith("Format: LaTeX") else "[offline]"  # `\item [` would be a label
-        return "".join(f"[{m.group(1)}] {offline_bullet(m.group(2), mark)}\n" for m in lines if m)
-    if system.startswith(ENHANCE_SYSTEM.split("\n", 1)[0]):
+        if lines:
+            return "".join(f"[{m.group(1)}] {offline_bullet(m.group(2), mark)}\n" for m in lines)
+    if enhance or _system_text(body).startswith(ENHANCE_SYSTEM.split("\n", 1)[0]):
         bullets = [line for line in user.split(f"\n\n{JOB_OPEN}", 1)[0].splitlines() if line.strip()]
         return "".join(f"- {offline_bullet(line)}\n" for line in bullets)
     return None
 
 
-def reply_text(body: Mapping[str, Any], helper: str | None = None, *, echo: bool = False) -> str:
+def reply_text(body: Mapping[str, Any], helper: str | None = None, *, echo: bool = False, enhance: bool = False) -> str:
     """What a generated reply says: the enhance-shaped answer, or (with `echo`, or for other requests) the echo."""
     if not echo:
-        reply = enhance_reply(body)
+        reply = enhance_reply(body, enhance=enhance)
         if reply is not None:
             return reply
     return echo_text(body, helper)

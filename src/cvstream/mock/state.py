@@ -46,6 +46,7 @@ class MockConfig:
     stop_reason: str | None = None  # force a stop reason in generated replies
     echo_key: bool = False  # error messages quote the request's credentials, as a badly configured proxy does
     echo: bool = False  # --echo: every reply echoes its request (else enhance requests get bullets back)
+    enhance: bool = False  # every request is an enhance's (the --offline mock of `enhance`, whatever the system text)
     batch: batches.BatchConfig = field(default_factory=batches.BatchConfig)  # the Message Batches endpoints
     models: list[dict[str, Any]] | None = None  # the Models API's catalogue (None: models_api.CATALOGUE)
     models_page_max: int = models_api.MAX_LIMIT  # the largest page GET /v1/models returns
