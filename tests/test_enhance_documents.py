@@ -221,6 +221,30 @@ def test_latex_rewrites_with_unbalanced_braces_keep_the_original(
     assert result.stderr == "warning: 1 of 2 bullets kept as they were (unbalanced braces): 1\n"
 
 
+def test_a_word_file_refused_in_a_pipe_gets_a_hint_for_the_pipe(
+    cli: Callable[..., Result], mock: MockServer, home: Path
+) -> None:
+    shutil.copy(ROOT / "examples" / "cv.docx", home / "cv.docx")
+    piped = cli("enhance", "cv.docx", base_url=mock.base_url)  # stdout is a pipe: nothing would show here
+    assert piped.code == ExitStatus.USAGE and not mock.records
+    assert piped.stderr == (
+        "error: cv.docx is a Word file, which is never written to stdout\n"
+        "hint: add --out-dir DIR (writes DIR/cv.docx) or --in-place, or --diff for a unified diff of the changes\n"
+    )
+    shown = cli("enhance", "cv.docx", base_url=mock.base_url, tty=True)  # on a terminal it streams there too
+    assert shown.stderr.splitlines()[1] == (
+        "hint: add --out-dir DIR (writes DIR/cv.docx) or --in-place; the answer still shows here"
+    )
+    stdin = cli("enhance", base_url=mock.base_url, stdin=(home / "cv.docx").read_bytes())
+    assert stdin.code == ExitStatus.USAGE and not mock.records
+    assert stdin.stderr == (
+        "error: stdin looks like a Word file (a zip archive); cvstream reads Word files only by their name\n"
+        "hint: pass the file name as an argument: cvstream enhance cv.docx --out-dir DIR\n"
+    )
+    dash = cli("enhance", "-", "--out-dir", "out", base_url=mock.base_url, stdin=(home / "cv.docx").read_bytes())
+    assert dash.stderr == stdin.stderr
+
+
 @pytest.mark.timeout(60)
 def test_word_files_go_to_out_dir_or_in_place_never_to_stdout(
     cli: Callable[..., Result], mock: MockServer, home: Path

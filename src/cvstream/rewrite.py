@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from cvstream.run import Job
     from cvstream.sinks import Sink
 
+_ZIP = b"PK\x03\x04"  # how every .docx file begins
 _SUFFIX = {"markdown": ".md", "text": ".txt", "latex": ".tex", "docx": ".docx"}
 # A bullet of the answer is about 40 tokens; the default max_tokens (1024) would cut a long CV short.
 TOKENS_PER_BULLET = 80
@@ -91,6 +92,11 @@ def read_documents(
     names = [name for name, _, _ in raw]
     kinds = []
     for name, label, data in raw:
+        if name == "-" and data.startswith(_ZIP):  # a Word file is known by its name, which --out-dir keeps
+            raise UsageError(
+                "stdin looks like a Word file (a zip archive); cvstream reads Word files only by their name",
+                "pass the file name as an argument: cvstream enhance cv.docx --out-dir DIR",
+            )
         text = None if name.lower().endswith(".docx") else decode_input(data, label)
         kinds.append(input_kind(name, text))
     if not flags.given and all(kind == "bullets" for kind in kinds):
@@ -129,9 +135,11 @@ def _check_flags(names: list[str], kinds: list[str], flags: DocumentFlags, mode:
     writes_docx = out_dir is not None or flags.in_place or flags.diff or mode in ("json", "sse")
     for name, kind in zip(names, kinds, strict=True):
         if kind == "docx" and not writes_docx:
+            streams = mode in ("live", "plain")  # the document streams on stdout too; in a pipe nothing would
             raise UsageError(
                 f"{name} is a Word file, which is never written to stdout",
-                f"add --out-dir DIR (writes DIR/{Path(name).name}) or --in-place; the answer still shows here",
+                f"add --out-dir DIR (writes DIR/{Path(name).name}) or --in-place"
+                + ("; the answer still shows here" if streams else ", or --diff for a unified diff of the changes"),
             )
 
 
