@@ -88,3 +88,28 @@ def test_a_full_disk_under_out_dir(installed: Path, mock_server: Callable[..., M
     assert run.returncode == 7
     assert "error: cannot write" in err and "a.md.partial" in err and "Traceback" not in err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.md.partial"]  # what fit is kept, no temp file
+
+
+_ENDING = """
+import atexit, sys, threading
+from cvstream.cli import main
+atexit.register(lambda: sys.stderr.write("finalized\\n"))
+if sys.argv[1] == "thread":
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+sys.argv = ["cvstream", "--version"]
+sys.exit(main())
+"""
+
+
+def test_a_process_with_a_daemon_thread_still_running_ends_without_finalizing() -> None:
+    """Finalizing the interpreter under a running daemon thread (the SDK still importing after an early
+    error, a response being closed after Ctrl-C) crashed cvstream (SIGSEGV) or hung it, under load: then
+    it ends at once, its output flushed; with no such thread it ends as Python does."""
+    import sys
+
+    for case, finalized in (("thread", False), ("none", True)):
+        run = subprocess.run(
+            [sys.executable, "-c", _ENDING, case], capture_output=True, env=subprocess_env(), timeout=30
+        )
+        assert run.returncode == 0 and run.stdout.startswith(b"cvstream "), run
+        assert (b"finalized" in run.stderr) is finalized, run

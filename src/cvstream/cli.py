@@ -19,7 +19,7 @@ from cvstream import __version__, sdk_version
 from cvstream.commands import COMMANDS, commands_needed, register
 from cvstream.context import Env, check_arguments
 from cvstream.errors import CvstreamError, ExitStatus
-from cvstream.signals import Signalled, signals_as_exceptions
+from cvstream.signals import Signalled, end_process, signals_as_exceptions
 
 
 def build_app(commands: Iterable[str] | str = tuple(COMMANDS)) -> typer.Typer:
@@ -81,11 +81,12 @@ def _report(env: Env, args: list[str], error: BaseException, shown: CvstreamErro
 
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     """Run cvstream; return the exit status (the console script passes it to sys.exit)."""
-    try:
-        return _main(list(sys.argv[1:] if argv is None else argv), env)
-    finally:
-        if argv is None:  # the process ends now: Python's last collection need not walk the SDK's objects
-            gc.freeze()  # (0.3 s at exit once the SDK is loaded; README, Performance)
+    if argv is not None:
+        return _main(list(argv), env)
+    status = _main(sys.argv[1:], env)
+    gc.freeze()  # the process ends now: Python's last collection need not walk the SDK's objects (0.3 s)
+    end_process(status)
+    return status
 
 
 def _main(args: list[str], env: Env | None) -> int:

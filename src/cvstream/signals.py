@@ -1,4 +1,5 @@
-"""Ctrl-C, SIGTERM and SIGHUP raised in the main thread as exceptions, for one clean stop.
+"""Ctrl-C, SIGTERM and SIGHUP raised in the main thread as exceptions, for one clean stop; and the
+process's end (`end_process`).
 
 Python raises a signal's exception between any two bytecodes. While the run hands one event to the
 history and the sink (`deferred`), that would lose the event from stdout after the history kept it (a
@@ -10,7 +11,9 @@ where the text is already in the stream's buffer.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -87,3 +90,19 @@ def signals_as_exceptions() -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def end_process(status: int) -> None:
+    """End the process here, stdout and stderr flushed, when a daemon thread is still running: the SDK
+    still importing after an early error, a response being closed after Ctrl-C. Finalizing the
+    interpreter under such a thread crashed it (SIGSEGV) or hung it (the thread held a lock the
+    finalizers wanted), under load; nothing is left to finalize (files and the history are closed)."""
+    if not any(thread.daemon and thread.is_alive() for thread in threading.enumerate()):
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a reader gone: the status already says so
+            pass
+    os._exit(status)
