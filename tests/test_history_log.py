@@ -65,6 +65,23 @@ def test_log_table_on_a_terminal(cli: Cli, mock: MockServer, home: Path) -> None
         assert "…" not in narrow[1].split("complete")[0], narrow
 
 
+def test_log_table_with_a_long_message_keeps_its_columns_within_the_width(cli: Cli, mock: MockServer) -> None:
+    # A message longer than the terminal: rich's even reduction of an over-wide table squeezed the status,
+    # command and in/out columns to nothing (and the line was cropped, with no "…").
+    long = "what is the longest river in europe and why does it matter for the trade routes " * 3
+    cli("ask", long.strip(), base_url=mock.base_url)
+    for args, last in ((["log"], "message"), (["log", "search", "river"], "match")):
+        for columns, headers in (
+            (140, ["time", "id", "command", "model", "status", "in/out", last]),
+            (80, ["time", "id", "command", "status", "in/out", last]),
+            (60, ["time", "id", "status", last]),
+            (50, ["time", "id", "status", last]),
+        ):
+            lines = plain(cli(*args, tty=True, columns=columns).out).splitlines()
+            assert lines[0].split() == headers and all(len(line) <= columns for line in lines), lines
+            assert "complete" in lines[1] and lines[1].endswith("…"), lines
+
+
 def test_log_filters(cli: Cli, mock_server: Callable[..., MockServer], home: Path) -> None:
     good = mock_server()
     cli("ask", "-m", "claude-haiku-4-5", "old haiku", base_url=good.base_url)

@@ -112,7 +112,10 @@ def _answers_table(rows: list[dict[str, Any]], snippets: bool, width: int) -> An
     table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
     for name in shown:
         table.add_column(name, no_wrap=True, min_width=wide[name], justify="right" if name == "in/out" else "left")
-    table.add_column("match" if snippets else "message", no_wrap=True, overflow="ellipsis", ratio=1)
+    # The message gets what is left, as a maximum: an over-wide table is reduced by rich evenly, which
+    # squeezed the short columns (status, command, in/out) to nothing rather than cutting the message.
+    rest = max(1, width - sum(wide[name] for name in shown) - 2 * len(shown))
+    table.add_column("match" if snippets else "message", no_wrap=True, overflow="ellipsis", max_width=rest)
     for i, row in enumerate(rows):
         last = highlighted(" ".join(str(row["snippet"]).split())) if snippets else Text(first_line(row["message"]))
         table.add_row(*(cells[name][i] for name in shown), last)
