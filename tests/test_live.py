@@ -99,6 +99,71 @@ def test_terminal_holds_exactly_the_one_shot_render(
     assert got == want
 
 
+def reference_links(paragraphs: int = 12) -> str:
+    """Reference-style links used before and after their definitions, with enough text between them that
+    the blocks around them are finished (and printed) while the answer streams."""
+    filler = "".join(f"Paragraph {i} says a few more words about the topic at hand.\n\n" for i in range(paragraphs))
+    return (
+        "[early]: https://example.com/early\n\n"
+        "The intro uses [the docs][docs], a shortcut [guide] and a collapsed [Manual][] link.\n\n"
+        + filler
+        + "- a list item that cites [early] too\n- and [the docs][docs] again\n\n"
+        + filler
+        + "Closing words, with [an early link][early].\n\n"
+        '[docs]: https://example.com/docs\n[guide]: https://example.com/guide "The guide"\n'
+        "[manual]: https://example.com/manual\n"
+    )
+
+
+@pytest.mark.parametrize("width", [50, 80])
+def test_reference_links_render_as_the_whole_answer_renders_them(
+    cli: Callable[..., Result], mock_server: Callable[..., MockServer], width: int
+) -> None:
+    """A link's definition applies to the whole document, before and after it: a block printed before a
+    definition it uses arrived showed '[the docs][docs]' literally, and one after a definition already
+    printed did not see it (only the tail was parsed)."""
+    text = reference_links()
+    server = mock_server(text=text, tokens_per_second=400.0)
+    result = cli("ask", "x", base_url=server.base_url, tty=True, columns=width, lines=24, env={"TERM": "xterm"})
+    assert result.code == 0, result.stderr
+    got = screen_lines(result.stdout.replace(b"\n", b"\r\n"), width, 24)
+    want = screen_lines(one_shot(text, width, 24), width, 24)
+    assert "[docs]" not in "\n".join(want) and got == want
+    # The links' targets too (OSC 8 hyperlinks): a definition streaming in is not taken half-written.
+    assert (
+        hyperlinks(result.stdout)
+        == hyperlinks(one_shot(text, width, 24))
+        == {
+            "https://example.com/early",
+            "https://example.com/docs",
+            "https://example.com/guide",
+            "https://example.com/manual",
+        }
+    )
+
+
+@pytest.mark.timeout(30)
+def test_a_half_written_link_definition_in_the_live_region_is_not_kept() -> None:
+    """The live region parses the tail as it is, last line included: a definition cut mid-URL there must
+    not become the definition the finished answer uses (markdown-it keeps the first one it meets)."""
+    from cvstream.events import TextDelta
+    from cvstream.sinks.live import LiveSink
+    from cvstream.usage import Summary
+
+    out = io.StringIO()
+    sink = LiveSink(Console(file=out, force_terminal=True, width=80, height=24, color_system="standard"))
+    sink.event(TextDelta("Use [the docs][d].\n\n[d]: https://exa"))
+    with sink._lock:
+        sink._region()  # what a redraw renders now
+    sink.event(TextDelta("mple.com/docs\n"))
+    sink.finish(Summary(), None)
+    assert hyperlinks(out.getvalue().encode()) == {"https://example.com/docs"}
+
+
+def hyperlinks(data: bytes) -> set[str]:
+    return {url.decode() for url in re.findall(rb"\x1b\]8;[^;]*;([^\x1b]+)\x1b\\", data)}
+
+
 def test_split_finished_only_commits_blocks_that_cannot_change() -> None:
     parser = make_parser()
     assert split_finished(parser, "para one\nstill para") == ("", [], "para one\nstill para")

@@ -14,12 +14,19 @@ element rendered just before it asks for one (`new_line`). Container blocks (lis
 set that from their own children, so a standalone render already starts with the right blank line;
 leaf blocks (paragraph, heading, code, rule) depend on the block before, so `_needs_lead` adds it.
 Parsing uses one markdown-it parser configured like rich's, and only ever parses the tail.
+
+Reference-style links (`[text][label]`, `[label]`, `[label][]`) are the one way later text changes an
+earlier block: a definition (`[label]: URL`) anywhere applies to the whole document. The definitions
+already seen are kept (the parser's `env`) for every later parse, and a finished block holding bracketed
+text no definition resolves yet stays in the tail, so a definition arriving later still makes it a link,
+while the tail holds at most HOLD_LIMIT characters (a longer answer prints such a block as it stands).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -37,6 +44,8 @@ from cvstream.events import BlockStarted, BlockStopped, Event, TextDelta, Thinki
 from cvstream.usage import Summary
 
 REFRESH_PER_SECOND = 20
+HOLD_LIMIT = 8000  # characters of tail a block waiting for a link definition may keep unprinted
+_LABEL = re.compile(r"\[[^\[\]]*[^\s\[\]][^\[\]]*\]")  # bracketed text a later definition could resolve
 _CONTAINERS = frozenset({"bullet_list_open", "ordered_list_open", "blockquote_open", "table_open"})
 _TOOL_KINDS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 
@@ -63,7 +72,21 @@ def block_kinds(tokens: list[Token]) -> list[str]:
     return [tokens[i].type for i in _top_level(tokens)]
 
 
-def split_finished(parser: MarkdownIt, text: str) -> tuple[str, list[Token], str]:
+def unresolved_block(tokens: list[Token]) -> int | None:
+    """The position (among the top-level blocks) of the first block whose text holds a bracketed label that
+    is not a link: a reference whose definition has not arrived yet, or just brackets."""
+    block = -1
+    for token in tokens:
+        if token.level == 0 and token.map is not None and token.nesting >= 0:
+            block += 1
+        if token.type == "inline" and any(
+            child.type == "text" and _LABEL.search(child.content) for child in token.children or ()
+        ):
+            return block
+    return None
+
+
+def split_finished(parser: MarkdownIt, text: str, env: dict[str, Any] | None = None) -> tuple[str, list[Token], str]:
     """Split `text` into (finished source, its tokens, unfinished tail).
 
     Blocks are finished when a later top-level block has started on a complete line. Their tokens come
@@ -73,7 +96,7 @@ def split_finished(parser: MarkdownIt, text: str) -> tuple[str, list[Token], str
     cut = text.rfind("\n") + 1
     if cut == 0:
         return "", [], text
-    tokens = parser.parse(text[:cut])
+    tokens = parser.parse(text[:cut], env)
     starts = _top_level(tokens)
     if len(starts) < 2:
         return "", [], text
@@ -124,6 +147,7 @@ class LiveSink:
         self._tail = ""  # unfinished Markdown of the current answer document
         self._split_at = 0  # length of the tail's complete lines when it was last split: none finished then
         self._previous: str | None = None  # token type of the last block printed in this document
+        self._env: dict[str, Any] = {}  # the parser's env: the link definitions seen in this document
         self._mode = "text"
         self._thinking = ""
         self._tool_name = ""
@@ -145,7 +169,9 @@ class LiveSink:
             return Markdown(source)
         markdown = copy.copy(self._template)
         markdown.markup = source
-        markdown.parsed = self._parser.parse(source) if tokens is None else tokens
+        if tokens is None:  # the live region: its last line may hold half a definition, which must not stay
+            tokens = self._parser.parse(source, {"references": dict(self._env.get("references", {}))})
+        markdown.parsed = tokens
         return markdown
 
     # -- the live region ----------------------------------------------------------------------------
@@ -228,8 +254,15 @@ class LiveSink:
         lines_end = self._tail.rfind("\n") + 1
         if lines_end == self._split_at:
             return False
-        finished, tokens, tail = split_finished(self._parser, self._tail)
+        finished, tokens, tail = split_finished(self._parser, self._tail, self._env)
         self._split_at = lines_end
+        held = unresolved_block(tokens) if len(self._tail) <= HOLD_LIMIT else None
+        if held is not None:  # print the blocks before it; it waits in the tail for its definition
+            start = tokens[_top_level(tokens)[held]]
+            assert start.map is not None
+            lines = finished.splitlines(keepends=True)
+            finished, tokens = "".join(lines[: start.map[0]]), tokens[: _top_level(tokens)[held]]
+            tail = "".join(lines[start.map[0] :]) + tail
         if not finished:
             return False
         self._tail = tail
@@ -239,9 +272,10 @@ class LiveSink:
     def _flush_text(self) -> None:
         """Print the unfinished tail as final: the document is over (the caller holds the lock)."""
         if self._tail.strip():
-            self._print_blocks(self._tail, self._parser.parse(self._tail))
+            self._print_blocks(self._tail, self._parser.parse(self._tail, self._env))
         self._tail, self._split_at = "", 0
         self._previous = None
+        self._env = {}
 
     # -- events -------------------------------------------------------------------------------------
     def event(self, event: Event) -> None:
