@@ -44,7 +44,7 @@ from cvstream.events import BlockStarted, BlockStopped, Event, TextDelta, Thinki
 from cvstream.usage import Summary
 
 REFRESH_PER_SECOND = 20
-HOLD_LIMIT = 8000  # characters of tail a block waiting for a link definition may keep unprinted
+HOLD_LIMIT = 4000  # characters of tail a block waiting for a link definition may keep unprinted
 _LABEL = re.compile(r"\[[^\[\]]*[^\s\[\]][^\[\]]*\]")  # bracketed text a later definition could resolve
 _CONTAINERS = frozenset({"bullet_list_open", "ordered_list_open", "blockquote_open", "table_open"})
 _TOOL_KINDS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
