@@ -82,6 +82,25 @@ def test_log_table_with_a_long_message_keeps_its_columns_within_the_width(cli: C
             assert "complete" in lines[1] and lines[1].endswith("…"), lines
 
 
+def test_log_tables_and_show_never_pass_control_characters_to_the_terminal(cli: Cli, mock: MockServer) -> None:
+    # A recorded text holding escape sequences (a pasted colour code, a title-setting OSC cut by the
+    # table's "…" that swallowed the rest of the screen) is shown with them replaced, never obeyed.
+    cli("ask", "evil \x1b[31mRED\x1b[0m \x1b]0;title\x07 tab\there river", base_url=mock.base_url)
+    for args in (["log"], ["log", "search", "river"], ["log", "show", "-c"]):
+        out = cli(*args, tty=True, columns=60).out
+        assert "\x1b[31m" not in out and "\x1b]" not in out and "\x07" not in out, (args, out)
+        assert ("river" if "search" in args else "evil") in plain(out), (args, out)
+
+
+def test_log_search_shows_the_match_on_a_narrow_terminal(cli: Cli, mock: MockServer) -> None:
+    # The snippet's first match is brought into view: FTS5's snippet starts well before it, so at 60 or
+    # 80 columns the match column showed context only and the highlighted word was cut off.
+    cli("ask", "a long opening of many words before the one that matters: walrus", base_url=mock.base_url)
+    for columns in (60, 80, 140):
+        out = cli("log", "search", "walrus", tty=True, columns=columns).out
+        assert "\x1b[1;33mwalrus" in out, (columns, plain(out))
+
+
 def test_log_filters(cli: Cli, mock_server: Callable[..., MockServer], home: Path) -> None:
     good = mock_server()
     cli("ask", "-m", "claude-haiku-4-5", "old haiku", base_url=good.base_url)

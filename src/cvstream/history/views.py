@@ -62,6 +62,15 @@ def conversation_json(turns: list[dict[str, Any]]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
+# C0 controls (but tab and newline), DEL and C1: a recorded text is shown, never obeyed by the terminal (rich passes
+# ESC through: a colour code, or an OSC title sequence that, cut by a table's "…", swallowed the screen).
+_CONTROLS = {code: "\N{REPLACEMENT CHARACTER}" for code in [*range(32), *range(127, 160)] if code not in (9, 10)}
+
+
+def printable(text: str) -> str:
+    return text.translate(_CONTROLS)
+
+
 def first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
@@ -117,19 +126,31 @@ def _answers_table(rows: list[dict[str, Any]], snippets: bool, width: int) -> An
     rest = max(1, width - sum(wide[name] for name in shown) - 2 * len(shown))
     table.add_column("match" if snippets else "message", no_wrap=True, overflow="ellipsis", max_width=rest)
     for i, row in enumerate(rows):
-        last = highlighted(" ".join(str(row["snippet"]).split())) if snippets else Text(first_line(row["message"]))
+        if snippets:
+            last = highlighted(" ".join(str(row["snippet"]).split()), lead=rest // 3)
+        else:
+            last = Text(printable(first_line(row["message"])))
         table.add_row(*(cells[name][i] for name in shown), last)
     return table
 
 
-def highlighted(snippet: str) -> Any:
-    """A search snippet with its matches (between the queries' markers) in bold."""
+def highlighted(snippet: str, lead: int | None = None) -> Any:
+    """A search snippet with its matches (between the queries' markers) in bold; with `lead`, the text
+    before the first match is cut to at most that many columns ("…" and its end), so a narrow column
+    still shows the match."""
+    from rich.cells import cell_len
     from rich.text import Text
 
     from cvstream.history.queries import MARK_END, MARK_START
 
+    parts = [printable(part) for part in snippet.replace(MARK_END, MARK_START).split(MARK_START)]
+    if lead is not None and len(parts) > 1 and cell_len(parts[0]) > lead:
+        head = parts[0]
+        while head and cell_len(head) > max(0, lead - 1):
+            head = head[1:]
+        parts[0] = "…" + head
     text = Text()
-    for i, part in enumerate(snippet.replace(MARK_END, MARK_START).split(MARK_START)):
+    for i, part in enumerate(parts):
         text.append(part, style="bold yellow" if i % 2 else "")
     return text
 
@@ -144,14 +165,14 @@ def conversation_view(rows: list[dict[str, Any]]) -> list[Any]:
     out: list[Any] = []
     system = None
     for row in rows:
-        out.append(Rule(Text(header(row), style="dim"), align="left", style="dim"))
+        out.append(Rule(Text(printable(header(row)), style="dim"), align="left", style="dim"))
         if row["system"] and row["system"] != system:
-            out.append(Padding(Text(row["system"], style="dim italic"), (0, 0, 1, 2)))
+            out.append(Padding(Text(printable(row["system"]), style="dim italic"), (0, 0, 1, 2)))
         system = row["system"]
-        out.append(Padding(Text(row["message"], style="bold"), (0, 0, 1, 2)))
+        out.append(Padding(Text(printable(row["message"]), style="bold"), (0, 0, 1, 2)))
         if row["thinking"]:
-            out.append(Padding(Text(row["thinking"], style="dim"), (0, 0, 1, 2)))
-        out += [Markdown(row["answer"]), Text()]
+            out.append(Padding(Text(printable(row["thinking"]), style="dim"), (0, 0, 1, 2)))
+        out += [Markdown(printable(row["answer"])), Text()]
     return out
 
 
