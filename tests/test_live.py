@@ -164,6 +164,22 @@ def hyperlinks(data: bytes) -> set[str]:
     return {url.decode() for url in re.findall(rb"\x1b\]8;[^;]*;([^\x1b]+)\x1b\\", data)}
 
 
+def test_escape_sequences_in_the_answer_are_shown_not_obeyed(
+    cli: Callable[..., Result], mock_server: Callable[..., MockServer]
+) -> None:
+    """An answer (here the mock's echo of the message) holding escape sequences, as a prompt injection
+    could make a model write them: an OSC 52 would set the clipboard, an OSC 0 the window title. On the
+    terminal they show as U+FFFD; the line breaks (CR LF too) are kept."""
+    server = mock_server(echo=True)
+    message = "copy \x1b]52;c;cHduZWQ=\x07 title \x1b]0;pwned\x1b\\ red \x1b[31mRED\x9b1m C1\r\nnext line"
+    result = cli("ask", message, base_url=server.base_url, tty=True, env={"TERM": "xterm"})
+    assert result.code == 0, result.stderr
+    for bad in (b"\x1b]52", b"\x1b]0;pwned", b"\x1b[31mRED", b"\x07", "\x9b".encode()):
+        assert bad not in result.stdout
+    screen = "\n".join(screen_lines(result.stdout.replace(b"\n", b"\r\n"), 80, 24))
+    assert "copy \ufffd]52;c;cHduZWQ=\ufffd title" in screen and "next line" in screen
+
+
 def test_split_finished_only_commits_blocks_that_cannot_change() -> None:
     parser = make_parser()
     assert split_finished(parser, "para one\nstill para") == ("", [], "para one\nstill para")

@@ -7,7 +7,8 @@ unfinished last block (the tail) lives in a transient `rich.live.Live` region, r
 arrives but at most `REFRESH_PER_SECOND` times a second, and cropped to its newest lines, so the newest
 text stays visible.
 When the stream ends the live region vanishes and the tail is printed like the other blocks; the
-scrollback then holds exactly what `console.print(Markdown(whole_text))` would have printed.
+scrollback then holds exactly what `console.print(Markdown(whole_text))` would have printed (control
+characters but line breaks and tabs shown as U+FFFD: a terminal must not obey an answer's escape codes).
 
 Exactness rests on one rule of rich's renderer: a blank line goes before a top-level block when the
 element rendered just before it asks for one (`new_line`). Container blocks (lists, quotes, tables)
@@ -46,6 +47,9 @@ from cvstream.usage import Summary
 REFRESH_PER_SECOND = 20
 HOLD_LIMIT = 4000  # characters of tail a block waiting for a link definition may keep unprinted
 _LABEL = re.compile(r"\[[^\[\]]*[^\s\[\]][^\[\]]*\]")  # bracketed text a later definition could resolve
+# C0 controls but tab, LF and CR (line breaks, which markdown-it reads as such), DEL and C1: the answer's
+# text is shown, never obeyed (an OSC 52 in it would set the clipboard), so they become U+FFFD.
+_CONTROLS = {c: "\N{REPLACEMENT CHARACTER}" for c in [*range(32), *range(127, 160)] if c not in (9, 10, 13)}
 _CONTAINERS = frozenset({"bullet_list_open", "ordered_list_open", "blockquote_open", "table_open"})
 _TOOL_KINDS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 
@@ -282,11 +286,11 @@ class LiveSink:
         if type(event) is TextDelta:
             with self._lock:
                 self._mode = "text"
-                self._tail += event.text
+                self._tail += event.text.translate(_CONTROLS)
             self._refresh()
         elif type(event) is ThinkingDelta:
             with self._lock:
-                self._thinking += event.text
+                self._thinking += event.text.translate(_CONTROLS)
             self._refresh()
         elif type(event) is ToolInputDelta:
             self._tool_json += event.partial_json
@@ -307,7 +311,7 @@ class LiveSink:
         if event.kind == "thinking":
             self._mode, self._thinking = "thinking", ""
         elif event.kind in _TOOL_KINDS:
-            self._mode, self._tool_name, self._tool_json = "tool", event.name or event.kind, ""
+            self._mode, self._tool_name, self._tool_json = "tool", (event.name or event.kind).translate(_CONTROLS), ""
         elif event.kind == "redacted_thinking":
             self._mode = "other"
             if self._show_thinking:
