@@ -182,6 +182,22 @@ def test_stats_by_model_and_day(cli: Cli, mock: MockServer) -> None:
     assert "claude-haiku-4-5" in table and "cache read" in table and "cost" in table
 
 
+def test_stats_tables_on_a_narrow_terminal_show_whole_numbers(cli: Cli, mock: MockServer) -> None:
+    # rich cut every column of the stats tables evenly on a narrow terminal ("1,…", "$0.…", "2026-11-…"):
+    # numbers now show whole, optional columns give way, and only a long model name is shortened.
+    for word in ("a", "b"):
+        cli("ask", "-m", "claude-haiku-4-5", f"{word} {'x' * 5000}", base_url=mock.base_url)
+    for columns in (50, 60, 80, 100, 140):
+        lines = plain(cli("log", "stats", tty=True, columns=columns).out).splitlines()
+        assert all(len(line) <= columns for line in lines), lines
+        numbers = [line for line in lines if line.startswith(("claude", "20"))]
+        assert len(numbers) == 2 and not any("…" in line for line in numbers), lines
+        assert all(set(line.split()[0]) <= set("0123456789-") for line in numbers[1:]), lines  # the day whole
+        headers = [line.split() for line in lines if line.startswith(("model", "day"))]
+        assert all({"answers", "in", "out", "cost"} <= set(h) for h in headers) and len(headers) == 2, lines
+    assert "cache" in plain(cli("log", "stats", tty=True, columns=140).out)
+
+
 def test_stats_cost_from_the_price_table(cli: Cli, mock: MockServer, home: Path) -> None:
     cli("ask", "-m", "claude-haiku-4-5", "a", base_url=mock.base_url)
     cli("ask", "-m", "claude-opus-4-1", "b", base_url=mock.base_url)

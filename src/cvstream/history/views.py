@@ -177,20 +177,69 @@ def conversation_view(rows: list[dict[str, Any]]) -> list[Any]:
 
 
 def stats_tables(result: dict[str, list[dict[str, Any]]]) -> list[Any]:
-    from rich.table import Table
+    """The by-model and by-day tables of `log stats`, laid out alike for the width they are rendered at."""
+    tables = [(result[key], title) for key, title in (("by_model", "model"), ("by_day", "day"))]
+    return [StatsTable(rows, title, tables) for rows, title in tables]
 
+
+_STATS_COLUMNS = {  # header: the row's key; answers, in, out and cost always show
+    "answers": "answers",
+    "batch": "batch",
+    "partial": "partial",
+    "failed": "failed",
+    "in": "input_tokens",
+    "out": "output_tokens",
+    "cache read": "cache_read_tokens",
+    "cache write": "cache_write_tokens",
+}
+_STATS_OPTIONAL = ("partial", "failed", "cache read", "cache write", "batch")  # most useful first
+LABEL_MIN = 20  # a model name is shortened ("…") below this many columns only when nothing else is left
+
+
+class StatsTable:
+    """One `log stats` table. Numbers always show whole: the optional columns (partial, failed, cache
+    read and write, batch, in that order of preference) each when it fits beside the label, which takes
+    what is left (rich cut every column evenly on a narrow terminal: "1,…", "$0.…", "2026-11-…"). Both
+    tables get the same columns, chosen for the wider of them."""
+
+    def __init__(self, rows: list[dict[str, Any]], title: str, tables: list[tuple[list[dict[str, Any]], str]]) -> None:
+        self.rows = rows
+        self.title = title
+        self.tables = tables
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        labels = [title for _, title in self.tables] + [str(r[t]) for rows, t in self.tables for r in rows]
+        label = min(LABEL_MIN, max(len(printable(text)) for text in labels))
+        wide = {name: len(name) for name in [*_STATS_COLUMNS, "cost"]}
+        for rows, _ in self.tables:
+            for name, column in _stats_cells(rows).items():
+                wide[name] = max([wide[name], *map(len, column)])
+        shown = ["answers", "in", "out", "cost"]
+        for optional in _STATS_OPTIONAL:
+            if label + sum(wide[name] for name in [*shown, optional]) + 2 * (len(shown) + 1) <= width:
+                shown.append(optional)
+        shown.sort(key=list(wide).index)
+        yield _stats_table(self.rows, self.title, shown, wide, width)
+
+
+def _stats_cells(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
     from cvstream.usage import format_cost
 
-    tables = []
-    numbers = ["answers", "batch", "partial", "failed", "input_tokens", "output_tokens", "cache_read_tokens"]
-    numbers.append("cache_write_tokens")
-    for key, title in (("by_model", "model"), ("by_day", "day")):
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        table.add_column(title)
-        for name in ("answers", "batch", "partial", "failed", "in", "out", "cache read", "cache write", "cost"):
-            table.add_column(name, justify="right")
-        for r in result[key]:
-            cost = "-" if r.get("cost") is None else format_cost(r["cost"])
-            table.add_row(str(r[title]), *(f"{r[n]:,}" for n in numbers), cost)
-        tables.append(table)
-    return tables
+    cells = {name: [f"{r[key]:,}" for r in rows] for name, key in _STATS_COLUMNS.items()}
+    cells["cost"] = ["-" if r.get("cost") is None else format_cost(r["cost"]) for r in rows]
+    return cells
+
+
+def _stats_table(rows: list[dict[str, Any]], title: str, shown: list[str], wide: dict[str, int], width: int) -> Any:
+    from rich.table import Table
+
+    cells = _stats_cells(rows)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    rest = max(1, width - sum(wide[name] for name in shown) - 2 * len(shown))
+    table.add_column(title, no_wrap=True, overflow="ellipsis", max_width=rest)
+    for name in shown:
+        table.add_column(name, justify="right", no_wrap=True, min_width=wide[name])
+    for i, r in enumerate(rows):
+        table.add_row(printable(str(r[title])), *(cells[name][i] for name in shown))
+    return table
