@@ -213,3 +213,31 @@ def _reading_stdin(pid: int) -> bool:
         return "pipe_read" in Path(f"/proc/{pid}/wchan").read_text()
     except OSError:
         return False
+
+
+# Python raises a Ctrl-C's KeyboardInterrupt wherever the main thread is, here in cvstream's own imports (the
+# first tenth of a second of every run); a finder that raises it when `typer` is imported puts it there at once.
+_CTRL_C_WHILE_IMPORTING = """
+import sys
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, CtrlC())
+from cvstream.entry import run
+sys.exit(run())
+"""
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_cvstream_still_imports_exits_130_without_a_traceback(installed: Path) -> None:
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_WHILE_IMPORTING, "ask", "hi"], capture_output=True, env=subprocess_env()
+    )
+    assert (run.returncode, run.stdout, run.stderr) == (130, b"", b"")
+    # The console script and `python -m cvstream` both start there.
+    script = installed.read_text()
+    assert "from cvstream.entry import run" in script, script
+    assert "cvstream.entry" in (Path(__file__).parents[1] / "src" / "cvstream" / "__main__.py").read_text()

@@ -2,6 +2,6 @@
 
 import sys
 
-from cvstream.cli import main
+from cvstream.entry import run
 
-sys.exit(main())
+sys.exit(run())
