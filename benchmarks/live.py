@@ -19,7 +19,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from _common import CVSTREAM, client_env, mock_process
+from _common import PYTHON, client_env, mock_process
 
 QUICK = "--quick" in sys.argv
 BEFORE = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else None
@@ -73,7 +73,8 @@ def main() -> None:
         path.write_text(text)
         with mock_process("--text", str(path), "--tokens-per-second", tps, "--first-token-ms", "0") as url:
             env = client_env(url)
-            base = [CVSTREAM, "ask", "x", "--no-usage", "--max-tokens", "100000"]
+            # `python -m cvstream`, not the console script: it runs the --before tree too, whatever its entry point
+            base = [PYTHON, "-m", "cvstream", "ask", "x", "--no-usage", "--max-tokens", "100000"]
             print(
                 f"{len(text):,} bytes of Markdown at {tps} deltas/s; {runs} run(s) of each, live and --raw "
                 "alternating (this machine drifts between runs); medians; CPU seconds of the child"
