@@ -15,11 +15,12 @@ inside one `BEGIN IMMEDIATE` transaction, so two processes opening an old file a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 DB_NAME = "history.db"
@@ -285,15 +286,23 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
     if version > SCHEMA_VERSION:
         reason = f"it was written by a newer cvstream (schema {version}, this one knows {SCHEMA_VERSION})"
         raise HistoryError(path, reason)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         version = user_version(conn)  # another process may have migrated while we waited for the lock
         for step in range(version, SCHEMA_VERSION):
             for statement in MIGRATIONS[step]:
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE (the write lock at the start: no "database is locked" midway) .. COMMIT; on any
+    failure ROLLBACK, unless SQLite already rolled back itself (a full disk, out of memory), and re-raise."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:  # (SQLite rolls back itself after some errors: a full disk, out of memory)
+        if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise

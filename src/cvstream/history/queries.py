@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cvstream.history.db import write_transaction
+
 COLUMNS = (
     "id",
     "conversation_id",
@@ -244,15 +246,8 @@ def add_costs(
 
 
 def delete(conn: sqlite3.Connection, answer_ids: list[str]) -> int:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        count = sum(conn.execute("DELETE FROM answers WHERE id = ?", (i,)).rowcount for i in answer_ids)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:  # (SQLite rolls back itself after some errors: a full disk, out of memory)
-            conn.execute("ROLLBACK")
-        raise
-    return count
+    with write_transaction(conn):
+        return sum(conn.execute("DELETE FROM answers WHERE id = ?", (i,)).rowcount for i in answer_ids)
 
 
 def delete_conversation(conn: sqlite3.Connection, conversation_id: str) -> int:

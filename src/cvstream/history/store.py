@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from cvstream.errors import CvstreamError, redact
 from cvstream.events import Event, MessageStarted, TextDelta, ThinkingDelta
-from cvstream.history.db import HistoryError, connect, db_path, logging_enabled
+from cvstream.history.db import HistoryError, connect, db_path, logging_enabled, write_transaction
 
 if TYPE_CHECKING:
     from cvstream.usage import Summary
@@ -151,22 +151,12 @@ class Recorder:
 
     def write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> bool:
         """Run one statement per row, all in one transaction (many answers at once, as a batch's results)."""
-        return self._transaction(lambda conn: conn.executemany(sql, rows))
-
-    def _transaction(self, run: Callable[[sqlite3.Connection], object]) -> bool:
-        """`run` inside BEGIN IMMEDIATE .. COMMIT; on any failure roll back, warn once and stop recording."""
         with self._lock:
             if self._conn is None or self._broken:
                 return False
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    run(self._conn)
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    if self._conn.in_transaction:  # (SQLite rolls back itself after some errors: a full disk)
-                        self._conn.execute("ROLLBACK")
-                    raise
+                with write_transaction(self._conn):
+                    self._conn.executemany(sql, rows)
                 return True
             except sqlite3.Error as exc:
                 self._fail(str(exc))
